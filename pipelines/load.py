@@ -1,0 +1,170 @@
+"""`flowretail load`: keep the warehouse copy of every tenant's contacts in step with the API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+from sources.flowretail import LAST_CLIENT, flowretail_source
+
+from .common import EXIT_OK, exit_code_for, make_pipeline, one_line, run_lock
+
+logger = logging.getLogger(__name__)
+
+TABLES = ("customers", "contacts", "contacts__extensions")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `flowretail load`."""
+    parser.add_argument(
+        "--destination", default="duckdb", help="duckdb (default), postgres or any dlt destination"
+    )
+    parser.add_argument(
+        "--tenant", action="append", default=None, metavar="UID", help="load only this tenant"
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="drop the tables and state, load everything"
+    )
+    parser.add_argument(
+        "--reconcile", action="store_true", help="walk every customer and mark what vanished"
+    )
+    parser.add_argument(
+        "--max-delete-share", type=float, default=None, help="refuse runs deleting more (0-1)"
+    )
+    parser.add_argument("--dataset", default="flowretail", help="dataset (schema) name")
+    parser.add_argument("--pipeline-name", default="flowretail", help="dlt pipeline name")
+
+
+@dataclass
+class TableChange:
+    """How one table changed in a run."""
+
+    loaded: int = 0
+    new: int = 0
+    deleted: int = 0
+
+    @property
+    def updated(self) -> int:
+        """Return the rows that replaced an existing row."""
+        return max(self.loaded - self.new - self.deleted, 0)
+
+
+@dataclass
+class LoadSummary:
+    """What a load did, for the closing summary."""
+
+    tables: dict[str, TableChange] = field(default_factory=dict)
+    requests: int = 0
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """Render the summary as text lines."""
+        out = [f"{'table':<22}{'loaded':>9}{'new':>9}{'updated':>9}{'deleted':>9}"]
+        for name, change in self.tables.items():
+            out.append(
+                f"{name:<22}{change.loaded:>9}{change.new:>9}{change.updated:>9}{change.deleted:>9}"
+            )
+        out.append(f"{self.requests} requests in {self.seconds:.1f} s")
+        return out
+
+
+def table_counts(pipeline: Any) -> dict[str, tuple[int, int]]:
+    """Return (rows, rows marked deleted) per table; missing tables count zero."""
+    counts: dict[str, tuple[int, int]] = {}
+    try:
+        client_cm = pipeline.sql_client()
+    except Exception:
+        return counts
+    with client_cm as client:
+        for table in TABLES:
+            name = client.make_qualified_table_name(table)
+            deleted = "0" if table == "contacts__extensions" else "COUNT(deleted_at)"
+            try:
+                rows = client.execute_sql(f"SELECT COUNT(*), {deleted} FROM {name}")
+            except DestinationUndefinedEntity:
+                rows = [(0, 0)]
+            counts[table] = (int(rows[0][0]), int(rows[0][1]))
+    return counts
+
+
+def run_load(
+    *,
+    destination: str = "duckdb",
+    tenants: list[str] | None = None,
+    full_refresh: bool = False,
+    reconcile: bool = False,
+    max_delete_share: float | None = None,
+    dataset_name: str = "flowretail",
+    pipeline_name: str = "flowretail",
+    source_options: dict[str, Any] | None = None,
+) -> LoadSummary:
+    """Run one load and return its summary; raise on failure, leaving the warehouse consistent."""
+    started = time.monotonic()
+    pipeline = make_pipeline(destination, pipeline_name=pipeline_name, dataset_name=dataset_name)
+    with run_lock(pipeline):
+        if pipeline.has_pending_data:
+            logger.warning("finishing the load package a previous run left pending")
+            pipeline.normalize()
+            pipeline.load()
+        before = {} if full_refresh else table_counts(pipeline)
+        options = dict(source_options or {})
+        if tenants:
+            options["tenants"] = tenants
+        if max_delete_share is not None:
+            options["max_delete_share"] = max_delete_share
+        source = flowretail_source(reconcile=reconcile, **options)
+        info = pipeline.run(
+            source,
+            loader_file_format="parquet",
+            refresh="drop_sources" if full_refresh else None,
+        )
+        info.raise_on_failed_jobs()
+        after = table_counts(pipeline)
+    client = LAST_CLIENT[0]
+    summary = LoadSummary(requests=client.requests_sent if client else 0)
+    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    for table in TABLES:
+        total_before, deleted_before = before.get(table, (0, 0))
+        total_after, deleted_after = after.get(table, (0, 0))
+        summary.tables[table] = TableChange(
+            loaded=int(row_counts.get(table, 0)),
+            new=total_after - total_before,
+            deleted=deleted_after - deleted_before,
+        )
+    summary.seconds = time.monotonic() - started
+    for table, change in summary.tables.items():
+        logger.info(
+            "%s: %d loaded, %d new, %d updated, %d deleted",
+            table,
+            change.loaded,
+            change.new,
+            change.updated,
+            change.deleted,
+        )
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `flowretail load` and print its summary."""
+    try:
+        summary = run_load(
+            destination=args.destination,
+            tenants=args.tenant,
+            full_refresh=args.full_refresh,
+            reconcile=args.reconcile,
+            max_delete_share=args.max_delete_share,
+            dataset_name=args.dataset,
+            pipeline_name=args.pipeline_name,
+        )
+    except Exception as exc:
+        logger.debug("load failed", exc_info=True)
+        print(f"flowretail load: {one_line(exc)}", file=sys.stderr)
+        return exit_code_for(exc)
+    print("\n".join(summary.lines()))
+    return EXIT_OK

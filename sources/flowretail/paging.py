@@ -1,0 +1,76 @@
+"""Page-number paging driven by `paging.totalCount` and the page size the server answered."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import Request, Response
+
+from .errors import ProtocolError
+
+logger = logging.getLogger(__name__)
+
+
+def payload_of(response: Response) -> Any:
+    """Return the response's JSON, parsed once by the client's response hook."""
+    cached = getattr(response, "flowretail_payload", None)
+    return cached if cached is not None else response.json()
+
+
+class TotalCountPaginator(BasePaginator):
+    """Walk `pageNumber` from 1 until an empty or short page, or the last page by `totalCount`.
+
+    The page size the server answers wins over the one requested, since the maximum is
+    undocumented. A server that ignores `pageNumber` (the same page again) raises
+    `ProtocolError` instead of looping; so does a walk past the page count `totalCount` allows.
+    """
+
+    def __init__(self, page_size: int) -> None:
+        super().__init__()
+        self.page_size = page_size
+        self.page_number = 1
+        self.total_count: int | None = None
+        self.answered_page_size = page_size
+        self._last_fingerprint: tuple[str, str] | None = None
+
+    def init_request(self, request: Request) -> None:
+        request.params = {**(request.params or {}), "pageNumber": 1, "pageSize": self.page_size}
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        items = data or []
+        paging = payload_of(response).get("paging") or {}
+        self.total_count = _int_or_none(paging.get("totalCount"))
+        self.answered_page_size = _int_or_none(paging.get("pageSize")) or self.page_size
+        self._check_not_repeated(response, items)
+        pages = math.ceil(self.total_count / self.answered_page_size) if self.total_count else None
+        self._has_next_page = bool(items) and len(items) >= self.answered_page_size
+        if pages is not None and self.page_number >= pages:
+            self._has_next_page = False
+        if self._has_next_page and self.page_number > (pages or 0) + 10_000:
+            raise ProtocolError(f"paging never ends at {_path(response)}: page {self.page_number}")
+
+    def update_request(self, request: Request) -> None:
+        self.page_number += 1
+        request.params = {**(request.params or {}), "pageNumber": self.page_number}
+
+    def _check_not_repeated(self, response: Response, items: list[Any]) -> None:
+        if not items:
+            return
+        fingerprint = (repr(items[0]), repr(items[-1]))
+        if fingerprint == self._last_fingerprint:
+            raise ProtocolError(
+                f"{_path(response)} answered page {self.page_number} with the same items as the "
+                "page before: the server ignores pageNumber, so paging cannot be trusted"
+            )
+        self._last_fingerprint = fingerprint
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _path(response: Response) -> str:
+    return response.request.path_url.split("?")[0] if response.request else "the endpoint"
