@@ -14,6 +14,7 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from sources.flowretail import LAST_CLIENT, flowretail_source
 
 from .common import EXIT_OK, exit_code_for, make_pipeline, one_line, run_lock
+from .views import create_views
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +104,16 @@ def run_load(
     dataset_name: str = "flowretail",
     pipeline_name: str = "flowretail",
     source_options: dict[str, Any] | None = None,
+    pipelines_dir: str | None = None,
 ) -> LoadSummary:
     """Run one load and return its summary; raise on failure, leaving the warehouse consistent."""
     started = time.monotonic()
-    pipeline = make_pipeline(destination, pipeline_name=pipeline_name, dataset_name=dataset_name)
+    pipeline = make_pipeline(
+        destination,
+        pipeline_name=pipeline_name,
+        dataset_name=dataset_name,
+        pipelines_dir=pipelines_dir,
+    )
     with run_lock(pipeline):
         if pipeline.has_pending_data:
             logger.warning("finishing the load package a previous run left pending")
@@ -125,6 +132,7 @@ def run_load(
             refresh="drop_sources" if full_refresh else None,
         )
         info.raise_on_failed_jobs()
+        create_views(pipeline)
         after = table_counts(pipeline)
     client = LAST_CLIENT[0]
     summary = LoadSummary(requests=client.requests_sent if client else 0)
