@@ -1,0 +1,7 @@
+"""Run `python -m sandbox`, the same as `flowretail sandbox`."""
+
+import sys
+
+from sandbox.cli import main
+
+sys.exit(main())
