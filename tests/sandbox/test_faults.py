@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -195,3 +196,46 @@ def test_fault_sequence_is_deterministic_for_a_seed(sandbox_factory: SandboxFact
         runs.append([api.call("GET", "/tenants").status_code for _ in range(30)])
 
     assert runs[0] == runs[1]
+
+
+def test_latency_does_not_serialize_concurrent_clients(sandbox: Sandbox) -> None:
+    sandbox.configure_faults(latency_ms=200)
+    helpers = [ApiHelper(sandbox) for _ in range(16)]
+    statuses: list[int] = []
+
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=lambda h=h: statuses.append(h.call("GET", "/tenants").status_code))
+        for h in helpers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+
+    assert statuses == [200] * 16
+    assert elapsed < 1.2
+
+
+def test_concurrent_creates_are_all_kept(sandbox: Sandbox) -> None:
+    helpers = [ApiHelper(sandbox) for _ in range(16)]
+    customer_uid = helpers[0].customer_without_contacts()
+    path = helpers[0].contacts_path(customer_uid)
+    statuses: list[int] = []
+
+    def create_five(helper: ApiHelper, worker: int) -> None:
+        for index in range(5):
+            body = {"firstname": f"W{worker}", "lastname": f"N{index}"}
+            statuses.append(helper.call("POST", path, json=body).status_code)
+
+    threads = [threading.Thread(target=create_five, args=(h, n)) for n, h in enumerate(helpers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    stored = [c for c in sandbox.truth_contacts() if c["customerUid"] == customer_uid]
+    assert statuses == [200] * 80
+    assert len(stored) == 80
+    assert len({c["customerContactUid"] for c in stored}) == 80
