@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["sandbox.pytest_plugin"]
+pytest_plugins = ["sandbox.pytest_plugin", "tests.postgres_server"]
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def flowretail_source(
     def pages() -> Iterator[CustomerPage | TenantDone]:
         yield from customer_pages(client, reachable_tenants(client, settings.tenants))
 
-    @dlt.transformer(
+    @dlt.transformer(  # type: ignore[call-overload,untyped-decorator]
         data_from=pages,
         name="customers",
         write_disposition="merge",
@@ -117,7 +117,7 @@ def flowretail_source(
 
     extract = ContactsExtract(client, settings, reconcile)
 
-    @dlt.transformer(
+    @dlt.transformer(  # type: ignore[call-overload,untyped-decorator]
         data_from=pages,
         name="contacts",
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},

@@ -102,8 +102,10 @@ class RetryingSession(requests.Session):
                 response.status_code,
                 (time.monotonic() - started) * 1000,
             )
-            if response.status_code not in RETRY_STATUSES or attempt == self.policy.max_attempts:
+            if response.status_code not in RETRY_STATUSES:
                 return response
+            if attempt == self.policy.max_attempts:
+                raise error_for_status(response.status_code, where, _body_excerpt(response))
             self._pause(where, attempt, response.headers.get("Retry-After"), response.status_code)
         raise AssertionError("unreachable")
 
@@ -220,6 +222,8 @@ def _where(method: str, template: str, uids: Mapping[str, str]) -> str:
 
 def _checker(where: str) -> Any:
     def check(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if response.status_code in RETRY_STATUSES:
+            return  # the session retries these, and raises once it gives up
         if response.status_code >= 400:
             raise error_for_status(response.status_code, where, _body_excerpt(response))
         if response.status_code != 204 and response.content:

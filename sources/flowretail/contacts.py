@@ -52,7 +52,8 @@ class ContactsExtract:
         self.reconcile = reconcile
         self.batch = ContactBatch()
         self.tenants: dict[str, TenantContacts] = {}
-        self._warehouse: Warehouse | None | bool = False
+        self._warehouse: Warehouse | None = None
+        self._warehouse_checked = False
         self._pool: ThreadPoolExecutor | None = None
         self._inflight: deque[Future[tuple[str, Walk]]] = deque()
 
@@ -88,9 +89,10 @@ class ContactsExtract:
 
     def warehouse(self) -> Warehouse | None:
         """Return the warehouse of the running pipeline, looked up once."""
-        if self._warehouse is False:
+        if not self._warehouse_checked:
             self._warehouse = Warehouse.of_current_pipeline()
-        return self._warehouse or None
+            self._warehouse_checked = True
+        return self._warehouse
 
     def _submit(self, tenant_uid: str, customer_uid: str, tenant: TenantContacts) -> None:
         if self._pool is None:
