@@ -83,11 +83,13 @@ class PushReport:
     Attributes:
         push_id: Identifies the push in `push_rejections`.
         dry_run: Whether outcomes are planned rather than done.
+        stopped: Why the push stopped partway (an error no retry fixed), or None.
     """
 
     push_id: str = field(default_factory=lambda: new_push_id())
     dry_run: bool = False
     _results: list[Result] = field(default_factory=list, repr=False)
+    stopped: str | None = None
     _denials: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -1,0 +1,88 @@
+"""dlt destinations that push contact rows and extension rows to Flow Retail.
+
+Any dlt pipeline can push through them: run rows into a pipeline whose destination is one of
+these, then read `session.report`. The `flowretail push` command wraps them with input reading,
+conflict bases from the warehouse, a dry run and the `push_rejections` table.
+
+NOTE: dlt stores progress after each batch and sends a failed batch again whole, first in the
+same run and, once the package is left pending, in the next run. The session makes every write
+repeatable. An error the client already retried (5xx, dropped connections) or one no retry can
+fix (401) stops the load at once as a terminal error: the package stays pending and the next
+run resumes at the batch that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import dlt
+from dlt.common.destination.exceptions import DestinationTerminalException
+
+from ..errors import FlowRetailError
+from .outcomes import Result
+from .writer import PushSession
+
+logger = logging.getLogger(__name__)
+
+# Every contact and extension column is text; without hints dlt may read "2025-01-01" in a
+# name column as a date, or leave out a column that is empty in every row.
+TEXT_COLUMNS = (
+    "tenant_uid",
+    "customer_uid",
+    "customer_contact_uid",
+    "firstname",
+    "lastname",
+    "email",
+    "mobile",
+    "op",
+    "extension_code",
+    "store_uid",
+)
+
+
+def contacts_destination(session: PushSession, *, batch_size: int = 50) -> Any:
+    """Return a dlt destination that upserts and deletes contacts, one row per contact.
+
+    Example:
+        >>> session = PushSession.connect(base_url, token)
+        >>> pipeline = dlt.pipeline("my_push", destination=contacts_destination(session))
+        >>> pipeline.run(rows, table_name="contacts")
+        >>> session.report.counts()
+    """
+    return _destination("flowretail_contacts", session, session.push_contact, batch_size)
+
+
+def extensions_destination(session: PushSession, *, batch_size: int = 50) -> Any:
+    """Return a dlt destination that adds and removes contact extensions, one row per change."""
+    return _destination("flowretail_extensions", session, session.push_extension, batch_size)
+
+
+def text_columns(names: tuple[str, ...] = TEXT_COLUMNS) -> dict[str, Any]:
+    """Return dlt column hints that keep the push columns as nullable text."""
+    return {name: {"data_type": "text", "nullable": True} for name in names}
+
+
+def _destination(
+    name: str,
+    session: PushSession,
+    push: Callable[[Mapping[str, Any]], Result],
+    batch_size: int,
+) -> Any:
+    def push_batch(items: Any, table: Any) -> None:
+        outcomes: dict[str, int] = {}
+        for item in items:
+            try:
+                outcome = push(item).outcome
+            except FlowRetailError as exc:
+                logger.error("%s: the push stopped at a row of %s: %s", name, table["name"], exc)
+                session.report.stopped = str(exc)
+                raise DestinationTerminalException(str(exc)) from exc
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        logger.info("%s: pushed %d rows of %s: %s", name, len(items), table["name"], outcomes)
+
+    factory = dlt.destination(
+        push_batch, batch_size=batch_size, name=name, loader_file_format="typed-jsonl"
+    )
+    return factory()
