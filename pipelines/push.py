@@ -208,6 +208,8 @@ def run_push(
         **_folder(pipelines_dir),
     )
     try:
+        # One cheap read first: a refused token fails here, before a package is left pending.
+        client.request("GET", "/tenants")
         with run_lock(warehouse):
             rows = read_query(warehouse, query) if query else read_file(str(input_path))
             prepared = prepare(KINDS[kind], rows, session.report, _reader(warehouse))
