@@ -75,6 +75,18 @@ class LoadSummary:
         return out
 
 
+def file_format(pipeline: Any) -> Any:
+    """Return parquet where the destination loads it natively, else insert statements.
+
+    NOTE: PostgreSQL takes parquet only through the optional ADBC driver; without it dlt falls
+    back to CSV, whose empty fields come back as NULL, so an empty email would turn into NULL.
+    """
+    supported = pipeline.destination.capabilities().supported_loader_file_formats or []
+    if pipeline.destination.destination_name == "postgres" or "parquet" not in supported:
+        return "insert_values" if "insert_values" in supported else None
+    return "parquet"
+
+
 def table_counts(pipeline: Any) -> dict[str, tuple[int, int]]:
     """Return (rows, rows marked deleted) per table; missing tables count zero."""
     counts: dict[str, tuple[int, int]] = {}
@@ -126,9 +138,19 @@ def run_load(
         if max_delete_share is not None:
             options["max_delete_share"] = max_delete_share
         source = flowretail_source(reconcile=reconcile, **options)
+        fmt = file_format(pipeline)
+        if fmt != "parquet":
+            for resource in source.resources.values():
+                resource.apply_hints(file_format=fmt)
+            source.resources["contacts"].apply_hints(
+                table_name="contacts__extensions", file_format=fmt, create_table_variant=True
+            )
+            source.resources["contacts"].apply_hints(
+                table_name="contacts", file_format=fmt, create_table_variant=True
+            )
         info = pipeline.run(
             source,
-            loader_file_format="parquet",
+            loader_file_format=fmt,
             refresh="drop_sources" if full_refresh else None,
         )
         info.raise_on_failed_jobs()
