@@ -13,12 +13,13 @@ from typing import Any
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from sources.flowretail.errors import ConfigError, FlowRetailError
+from sources.flowretail.errors import AuthError, ConfigError, FlowRetailError
 
 logger = logging.getLogger(__name__)
 
 PIPELINE_NAME = "flowretail"
 DATASET_NAME = "flowretail"
+LOCAL_PIPELINES = os.path.join(".flowretail", "pipelines")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
 
 
@@ -38,20 +39,32 @@ def make_pipeline(
     NOTE: DuckDB cannot tell a database and a schema of the same name apart, so the file is not
     named after the dataset (`flowretail.duckdb` with dataset `flowretail` fails to load).
     """
+    target: Any = destination
     if destination == "duckdb":
-        destination = dlt.destinations.duckdb(duckdb_path(pipeline_name))
+        target = dlt.destinations.duckdb(os.path.abspath(duckdb_path(pipeline_name)))
     return dlt.pipeline(
         pipeline_name=pipeline_name,
-        destination=destination,
+        destination=target,
         dataset_name=dataset_name,
-        pipelines_dir=pipelines_dir,
+        pipelines_dir=pipelines_dir or default_pipelines_dir(),
     )
+
+
+def default_pipelines_dir() -> str:
+    """Return where pipelines keep state and pending packages: beside the DuckDB file.
+
+    NOTE: dlt's own default is one folder per user, shared by every project; a pipeline there
+    remembers the DuckDB file of whichever folder ran it first. Keeping it in the working folder
+    (or under DLT_DATA_DIR when set) ties state, pending packages and data together.
+    """
+    data_dir = os.environ.get("DLT_DATA_DIR")
+    return os.path.join(data_dir, "pipelines") if data_dir else os.path.abspath(LOCAL_PIPELINES)
 
 
 def duckdb_path(pipeline_name: str = PIPELINE_NAME) -> str:
     """Return the DuckDB file of the pipeline: dlt config if set, else one in the working folder."""
     for key in ("destination.duckdb.credentials", "destination.duckdb.credentials.database"):
-        configured = dlt.secrets.get(key) or dlt.config.get(key)
+        configured: Any = dlt.secrets.get(key) or dlt.config.get(key)
         if isinstance(configured, str) and configured:
             return configured
     return f"{pipeline_name}_warehouse.duckdb"
@@ -102,7 +115,7 @@ def exit_code_for(exc: BaseException) -> int:
     cause = root_cause(exc)
     if isinstance(cause, RunLocked):
         return EXIT_LOCKED
-    if isinstance(cause, ConfigError):
+    if isinstance(cause, ConfigError | AuthError):
         return EXIT_CONFIG
     return EXIT_FAILED
 
