@@ -5,6 +5,9 @@
 - `contact_extensions`: one row per extension of a live contact, by natural keys.
 
 The SQL is plain ANSI so the same views work on DuckDB and PostgreSQL.
+
+NOTE: PostgreSQL will not drop a table a view depends on, and dlt drops tables without CASCADE,
+so a full refresh must call `drop_views` first; the next `create_views` puts them back.
 """
 
 from __future__ import annotations
@@ -62,6 +65,19 @@ def create_views(pipeline: Any) -> None:
         with client.begin_transaction():
             client.execute_many(statements)
     logger.info("views %s created in dataset %s", ", ".join(VIEW_NAMES), pipeline.dataset_name)
+
+
+def drop_views(pipeline: Any) -> None:
+    """Drop the analysts' views, so a full refresh can drop the tables under them."""
+    try:
+        client_cm = pipeline.sql_client()
+    except SqlClientNotAvailable:
+        return
+    with client_cm as client:
+        client.execute_many(
+            [f"DROP VIEW IF EXISTS {client.make_qualified_table_name(v)}" for v in VIEW_NAMES]
+        )
+    logger.info("views %s dropped from dataset %s", ", ".join(VIEW_NAMES), pipeline.dataset_name)
 
 
 def existing_columns(pipeline: Any, table: str) -> set[str]:
