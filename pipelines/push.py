@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -30,7 +31,7 @@ from sources.flowretail.push import (
     Result,
     contacts_destination,
     extensions_destination,
-    text_columns,
+    push_columns,
     write_rejections,
 )
 from sources.flowretail.push.inputs import prepare, read_file, read_query
@@ -41,6 +42,7 @@ from sources.flowretail.warehouse import Warehouse
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
+    default_pipelines_dir,
     duckdb_path,
     exit_code_for,
     make_pipeline,
@@ -86,6 +88,7 @@ class PushSummary:
     kind: str
     report: PushReport
     resumed: bool = False
+    waiting: bool = False
     pending: str | None = None
     without_base: int = 0
     rejections_written: int = 0
@@ -112,6 +115,10 @@ class PushSummary:
         out = [f"{verb} {self.report.push_id} ({self.kind}): {tally}"]
         if self.resumed:
             out.append("resumed the push an earlier run left pending before taking the new input")
+        if self.waiting:
+            out.append(
+                "an earlier push is pending: the next push (not a dry run) finishes it first"
+            )
         out.extend(_problem_lines(self.report.problems()))
         if self.without_base:
             out.append(
@@ -205,7 +212,7 @@ def run_push(
         destination,
         pipeline_name=pipeline_name,
         dataset_name=dataset_name,
-        **_folder(pipelines_dir),
+        pipelines_dir=pipelines_dir,
     )
     try:
         # One cheap read first: a refused token fails here, before a package is left pending.
@@ -216,6 +223,7 @@ def run_push(
         summary.without_base = prepared.without_base
         if dry_run:
             _plan(session, kind, prepared.rows)
+            summary.waiting = _push_pipeline(kind, pipeline_name, pipelines_dir).has_pending_data
         else:
             _push(session, kind, prepared.rows, summary, pipeline_name, pipelines_dir, batch_size)
             _record_rejections(summary, destination, dataset_name, pipeline_name, pipelines_dir)
@@ -267,10 +275,8 @@ def _push(
     batch_size: int,
 ) -> None:
     make = contacts_destination if kind == "contacts" else extensions_destination
-    pipeline = dlt.pipeline(
-        pipeline_name=f"{pipeline_name}_push_{kind}",
-        destination=make(session, batch_size=batch_size),
-        **_folder(pipelines_dir),
+    pipeline = _push_pipeline(
+        kind, pipeline_name, pipelines_dir, make(session, batch_size=batch_size)
     )
     with run_lock(pipeline):
         try:
@@ -282,10 +288,21 @@ def _push(
                 pipeline.normalize()
                 pipeline.load()
             if rows:
-                pipeline.run(dlt.resource(rows, name=kind, columns=text_columns()))
+                pipeline.run(dlt.resource(rows, name=kind, columns=push_columns()))
         except PipelineStepFailed as exc:
             summary.pending = session.report.stopped or one_line(exc)
             logger.debug("push stopped", exc_info=True)
+
+
+def _push_pipeline(
+    kind: str, pipeline_name: str, pipelines_dir: str | None, destination: Any = None
+) -> Any:
+    """Return the push pipeline; its working folder keeps a pending package between runs."""
+    return dlt.pipeline(
+        pipeline_name=f"{pipeline_name}_push_{kind}",
+        destination=destination,
+        pipelines_dir=pipelines_dir or default_pipelines_dir(),
+    )
 
 
 def _record_rejections(
@@ -297,14 +314,14 @@ def _record_rejections(
 ) -> None:
     if not summary.report.problems():
         return
-    target: Any = dlt.destinations.duckdb(duckdb_path(pipeline_name))
+    target: Any = dlt.destinations.duckdb(os.path.abspath(duckdb_path(pipeline_name)))
     if destination != "duckdb":
         target = destination
     pipeline = dlt.pipeline(
         pipeline_name=f"{pipeline_name}_push_rejections",
         destination=target,
         dataset_name=dataset_name,
-        **_folder(pipelines_dir),
+        pipelines_dir=pipelines_dir or default_pipelines_dir(),
     )
     try:
         with run_lock(
@@ -319,10 +336,6 @@ def _record_rejections(
         summary.rejections_error = (
             f"could not write push_rejections ({one_line(exc)}); the rows are in {saved}"
         )
-
-
-def _folder(pipelines_dir: str | None) -> dict[str, Any]:
-    return {"pipelines_dir": pipelines_dir} if pipelines_dir else {}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,9 +59,13 @@ def extensions_destination(session: PushSession, *, batch_size: int = 50) -> Any
     return _destination("flowretail_extensions", session, session.push_extension, batch_size)
 
 
-def text_columns(names: tuple[str, ...] = TEXT_COLUMNS) -> dict[str, Any]:
-    """Return dlt column hints that keep the push columns as nullable text."""
-    return {name: {"data_type": "text", "nullable": True} for name in names}
+def push_columns() -> dict[str, Any]:
+    """Return dlt column hints for push rows: text columns and the base timestamp."""
+    columns: dict[str, Any] = {
+        name: {"data_type": "text", "nullable": True} for name in TEXT_COLUMNS
+    }
+    columns["last_modified_at"] = {"data_type": "timestamp", "timezone": True, "nullable": True}
+    return columns
 
 
 def _destination(
