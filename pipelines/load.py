@@ -14,7 +14,7 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from sources.flowretail import LAST_CLIENT, flowretail_source
 
 from .common import EXIT_OK, exit_code_for, make_pipeline, one_line, run_lock
-from .views import create_views
+from .views import create_views, drop_views
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,8 @@ def run_load(
             logger.warning("finishing the load package a previous run left pending")
             pipeline.normalize()
             pipeline.load()
+        if full_refresh:
+            drop_views(pipeline)  # dlt drops tables without CASCADE; views would block it
         before = {} if full_refresh else table_counts(pipeline)
         options = dict(source_options or {})
         if tenants:

@@ -121,8 +121,6 @@ def flowretail_source(
         data_from=pages,
         name="contacts",
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key=KEY_COLUMNS,
-        columns=CONTACT_COLUMNS,
     )
     def contacts(item: CustomerPage | TenantDone) -> Iterator[Any]:
         try:
@@ -140,7 +138,10 @@ def flowretail_source(
     )
     contacts.apply_hints(
         table_name="contacts",
-        columns={"last_modified_at": {"dedup_sort": "desc"}},
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=KEY_COLUMNS,
+        columns=CONTACT_COLUMNS
+        | {"last_modified_at": {**CONTACT_COLUMNS["last_modified_at"], "dedup_sort": "desc"}},
         create_table_variant=True,
     )
     LAST_CLIENT[0] = client
