@@ -32,6 +32,7 @@ from sources.flowretail.push import (
     contacts_destination,
     extensions_destination,
     push_columns,
+    push_rows,
     write_rejections,
 )
 from sources.flowretail.push.inputs import prepare, read_file, read_query
@@ -79,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="flowretail", help="dataset (schema) name")
     parser.add_argument("--pipeline-name", default="flowretail", help="the load's pipeline name")
     parser.add_argument("--batch-size", type=int, default=50, help="rows per destination call")
+    parser.add_argument("--workers", type=int, default=8, help="rows pushed at once (1-32)")
 
 
 @dataclass
@@ -183,6 +185,7 @@ def run_push(
     source_options: dict[str, Any] | None = None,
     pipelines_dir: str | None = None,
     batch_size: int = 50,
+    workers: int = 8,
     retry: RetryPolicy | None = None,
 ) -> PushSummary:
     """Push the rows of a file or query and return the summary; raise only on setup errors.
@@ -199,13 +202,16 @@ def run_push(
         source_options: `base_url` and `access_token`, else from `[sources.flowretail]`.
         pipelines_dir: Where dlt keeps pipelines (and a push's pending package).
         batch_size: Rows per call of the destination.
+        workers: Rows pushed at once within a batch.
         retry: The client's retry policy for transient failures.
     """
     started = time.monotonic()
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     settings = _settings(source_options or {})
-    client = FlowRetailClient(settings.base_url, settings.access_token, pool_size=8, retry=retry)
+    client = FlowRetailClient(
+        settings.base_url, settings.access_token, pool_size=max(workers, 1), retry=retry
+    )
     session = PushSession(client, force=force, dry_run=dry_run)
     summary = PushSummary(kind, session.report)
     warehouse = make_pipeline(
@@ -222,17 +228,20 @@ def run_push(
             prepared = prepare(KINDS[kind], rows, session.report, _reader(warehouse))
         summary.without_base = prepared.without_base
         if dry_run:
-            _plan(session, kind, prepared.rows)
+            _plan(session, kind, prepared.rows, workers)
             summary.waiting = _push_pipeline(kind, pipeline_name, pipelines_dir).has_pending_data
         else:
-            _push(session, kind, prepared.rows, summary, pipeline_name, pipelines_dir, batch_size)
+            make = contacts_destination if kind == "contacts" else extensions_destination
+            target = make(session, batch_size=batch_size, workers=workers)
+            pipeline = _push_pipeline(kind, pipeline_name, pipelines_dir, target)
+            _push(pipeline, session, kind, prepared.rows, summary)
             _record_rejections(summary, destination, dataset_name, pipeline_name, pipelines_dir)
     finally:
         session.close()
     summary.counts = session.report.counts()
     summary.requests = client.requests_sent
     summary.seconds = time.monotonic() - started
-    logger.info("push %s %s: %s", session.report.push_id, kind, summary.lines()[0])
+    logger.info("%s", summary.lines()[0])
     return summary
 
 
@@ -259,25 +268,17 @@ def _reader(warehouse: Any) -> Warehouse | None:
         return None
 
 
-def _plan(session: PushSession, kind: str, rows: list[dict[str, Any]]) -> None:
-    push = session.push_contact if kind == "contacts" else session.push_extension
-    for row in rows:
-        push(row)
+def _plan(session: PushSession, kind: str, rows: list[dict[str, Any]], workers: int) -> None:
+    push_rows(session.push_contact if kind == "contacts" else session.push_extension, rows, workers)
 
 
 def _push(
+    pipeline: Any,
     session: PushSession,
     kind: str,
     rows: list[dict[str, Any]],
     summary: PushSummary,
-    pipeline_name: str,
-    pipelines_dir: str | None,
-    batch_size: int,
 ) -> None:
-    make = contacts_destination if kind == "contacts" else extensions_destination
-    pipeline = _push_pipeline(
-        kind, pipeline_name, pipelines_dir, make(session, batch_size=batch_size)
-    )
     with run_lock(pipeline):
         try:
             if pipeline.has_pending_data:
@@ -351,6 +352,7 @@ def run(args: argparse.Namespace) -> int:
             dataset_name=args.dataset,
             pipeline_name=args.pipeline_name,
             batch_size=args.batch_size,
+            workers=args.workers,
         )
     except Exception as exc:
         logger.debug("push failed", exc_info=True)

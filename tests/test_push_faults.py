@@ -112,7 +112,8 @@ def test_dropped_connections_through_every_retry_resume_without_duplicates(
     path = write_csv(workdir / "creates.csv", rows)
     sandbox.inject("POST", "/contacts", count=6, action="drop_after_write")
 
-    stopped = push(sandbox, input_path=path)
+    # One worker, so that the first create meets all six dropped answers.
+    stopped = push(sandbox, input_path=path, workers=1)
     resumed = push(sandbox, input_path=path)
 
     assert stopped.pending is not None and "failed 6 times" in stopped.pending

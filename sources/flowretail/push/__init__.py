@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from .changes import ContactChange, ContactKey, ExtensionChange, InvalidRow
-from .destinations import contacts_destination, extensions_destination, push_columns
+from .destinations import contacts_destination, extensions_destination, push_columns, push_rows
 from .outcomes import PROBLEMS, Outcome, PushReport, Result
 from .rejections import TABLE as REJECTIONS_TABLE
 from .rejections import write_rejections
@@ -34,5 +34,6 @@ __all__ = [
     "contacts_destination",
     "extensions_destination",
     "push_columns",
+    "push_rows",
     "write_rejections",
 ]

@@ -15,6 +15,7 @@ a conflict and is not written unless `force` is set. Dry runs send the GETs only
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,6 +90,9 @@ class PushSession:
         self.client = client
         self.force = force
         self.report = report or PushReport(dry_run=dry_run)
+        self._lock = threading.Lock()
+        self._deletes_allowed: set[str] = set()
+        self._delete_probes: dict[str, threading.Lock] = {}
 
     @classmethod
     def connect(
@@ -253,12 +257,39 @@ class PushSession:
         if self.dry_run:
             return Decision(Outcome.DELETED)
         try:
-            self.client.request("DELETE", CONTACT, **change.key.uids())
+            self._send_delete(change.key)
         except NotFound:
             return Decision(Outcome.UNCHANGED, reason="already gone")
-        except PermissionDenied as exc:
-            raise DeleteDenied(str(exc), 403) from exc
         return Decision(Outcome.DELETED)
+
+    def _send_delete(self, key: ContactKey) -> None:
+        tenant_uid = key.tenant_uid
+        with self._lock:
+            allowed = tenant_uid in self._deletes_allowed
+            probe = self._delete_probes.setdefault(tenant_uid, threading.Lock())
+        if allowed:
+            self.client.request("DELETE", CONTACT, **key.uids())
+            return
+        # NOTE: until one DELETE in a tenant succeeds, deletes there go one at a time, so that a
+        # token without TENANT.BACKOFFICE gets a single 403 rather than one per load thread.
+        with probe:
+            reason = self.report.denial(tenant_uid, "delete")
+            if reason is not None:
+                raise DeleteDenied(reason, 403)
+            try:
+                self.client.request("DELETE", CONTACT, **key.uids())
+            except PermissionDenied as exc:
+                denied = DeleteDenied(str(exc), 403)
+                self._deny(tenant_uid, denied)
+                raise denied from exc
+            except NotFound:
+                self._allow_deletes(tenant_uid)
+                raise
+            self._allow_deletes(tenant_uid)
+
+    def _allow_deletes(self, tenant_uid: str) -> None:
+        with self._lock:
+            self._deletes_allowed.add(tenant_uid)
 
     def _conflict(self, base: datetime | None, current: Mapping[str, Any]) -> str | None:
         if self.force or base is None:
