@@ -10,9 +10,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
-from typing import Protocol, cast
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Protocol, cast
+
+from .logs import LOG_FORMATS, JsonLinesStream, LogFormat, configure_logging
+
+# Named, not __name__: under `python -m pipelines.cli` that would be "__main__".
+logger = logging.getLogger("pipelines.cli")
+
+EXIT_TIMEOUT = 124  # what timeout(1) answers, so schedulers already know it
+ENV_MAX_RUNTIME = "FLOWRETAIL_MAX_RUNTIME"
+ENV_LOG_FORMAT = "FLOWRETAIL_LOG_FORMAT"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("sandbox.cli", "Serve a local, stateful Flow Retail API for demos and tests."),
@@ -38,6 +51,19 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """Build the parser; only the chosen subcommand's module is imported."""
     parser = argparse.ArgumentParser(prog="flowretail", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
+    parser.add_argument(
+        "--log-format",
+        type=_log_format,
+        default=os.environ.get(ENV_LOG_FORMAT, "text"),
+        help=f"text (default) or json: one JSON object per stderr line (env {ENV_LOG_FORMAT})",
+    )
+    parser.add_argument(
+        "--max-runtime",
+        type=_seconds,
+        default=os.environ.get(ENV_MAX_RUNTIME),
+        metavar="SECONDS",
+        help=f"stop cleanly with exit code {EXIT_TIMEOUT} after this long (env {ENV_MAX_RUNTIME})",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = next((arg for arg in argv if arg in COMMANDS), None)
     for name, (_, help_text) in COMMANDS.items():
@@ -52,13 +78,114 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level, args.log_format)
+    with _stderr_as_json(args.log_format == "json", args.command):
+        return _run_bounded(args)
+
+
+def _run_bounded(args: argparse.Namespace) -> int:
+    logger.info("flowretail %s starting, max runtime %s s", args.command, args.max_runtime)
+    with Watchdog(args.max_runtime) as watchdog:
+        try:
+            code = _load(args.command).run(args)
+        except KeyboardInterrupt:
+            if not watchdog.fired:
+                print("flowretail: interrupted", file=sys.stderr)
+                return 130
+            code = EXIT_TIMEOUT
+    if not watchdog.fired:
+        return code
+    if code == 0:
+        logger.warning(
+            "went past --max-runtime %g s, but no step was left to stop and the run finished",
+            args.max_runtime,
+        )
+        return code
+    print(f"flowretail {args.command}: {watchdog.reason()}", file=sys.stderr)
+    return EXIT_TIMEOUT
+
+
+@contextmanager
+def _stderr_as_json(enabled: bool, command: str) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    real = sys.stderr
+    sys.stderr = cast(Any, JsonLinesStream(real, f"flowretail.{command}"))
     try:
-        return _load(args.command).run(args)
-    except KeyboardInterrupt:
-        print("flowretail: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr = real
+
+
+class Watchdog:
+    """Stop the run at a deadline, at a point where nothing is half-written.
+
+    NOTE: The deadline does not raise an exception wherever the main thread happens to be: an
+    exception thrown into an import or a broad `except` was seen to leave a module lock held
+    and the process hanging at exit. Instead it sets dlt's own stop flag, the one dlt sets on
+    SIGTERM. dlt's extract checks it between items and abandons the package, so the pipeline
+    state does not move and the next run reads the same changes again. dlt's normalize and load
+    steps let running jobs finish, start no new ones and leave the package pending in the
+    pipeline folder; the next `flowretail load` finishes it before it extracts. Each table's
+    merge is one SQL job run in a transaction where the destination has them (DuckDB,
+    PostgreSQL), so no table is half-merged. A command that never checks the flag is ended
+    `GRACE_SECONDS` later with `os._exit`, which leaves open transactions to roll back.
+    """
+
+    GRACE_SECONDS = 60.0
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._previous: Any = None
+
+    def __enter__(self) -> Watchdog:
+        if self.seconds:
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
+
+    def reason(self) -> str:
+        """Describe in one line how the run stopped and what the next run does."""
+        return (
+            f"stopped after --max-runtime {self.seconds:g} s at dlt's next safe point; an "
+            "unfinished extract is read again and a pending package is finished by the next run"
+        )
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        from dlt.common.runtime import signals
+
+        if self.fired:
+            sys.stderr.write(f"flowretail: {self.reason()}; ended {self.GRACE_SECONDS:g} s later\n")
+            sys.stderr.flush()
+            os._exit(EXIT_TIMEOUT)
+        self.fired = True
+        signals.set_received_signal(signum)
+        signals.wake_all()
+        signal.setitimer(signal.ITIMER_REAL, self.GRACE_SECONDS)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _log_format(text: str) -> LogFormat:
+    if text not in LOG_FORMATS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_FORMATS)}, got {text!r}")
+    return text
 
 
 if __name__ == "__main__":
