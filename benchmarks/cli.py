@@ -25,12 +25,16 @@ NOTES = [
     "- `lower bound s` = requests needed x latency / concurrency (or / rate limit, if slower).",
     "  Needed: 1 tenant list + customer pages + per customer max(1, ceil(contacts / page",
     "  size)) for a full load; 1 + customer pages + customers for an incremental run.",
-    "- `expected`: the exact count for full loads; a ceiling (≤) for the connector's",
-    "  incremental runs. The `rest_api` peer stops each list on an empty page, one request",
-    "  more per list, and gets the tenant UID from its configuration instead of the API.",
+    "- `expected`: the exact count each contender should send. The connector's churn run adds",
+    "  one full walk per customer that lost a contact. The `rest_api` peer stops each list on",
+    "  an empty page, one request more per list, and gets the tenant UID from its",
+    "  configuration instead of the API.",
     "- `live rows` / `matches truth`: the contender's table (rows not marked deleted) compared",
     "  with the sandbox's ground truth on (customer, contact, lastModifiedAt), duplicates",
     "  counted. The `rest_api` peer merges on the contact UID and never learns of deletes.",
+    "- `rest_api` runs with an incremental cursor on `lastModifiedAt`, as a user would set it;",
+    "  `full load, no cursor` is the same source without it, in a folder of its own: the one",
+    "  that loads every contact, used for the CPU comparison.",
     "- The plain loop replaces its tables on every run, so it has no incremental run.",
     "- The connector's `no changes` run starts within the 300 s lookback of the full load, so",
     "  it re-reads what the full load saw change inside that window; `lookback 0` shows the",
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Run the benchmark and write its results; print where they are."""
     options = options_from(args)
     label = args.label or f"{args.customers}-customers"
-    command = shlex.join(["python", "-m", "benchmarks", *argv])
+    command = shlex.join(["python", "-m", "benchmarks", *_without_folders(argv)])
     with tempfile.TemporaryDirectory(prefix="flowretail-bench-") as scratch:
         work_dir = args.work_dir or Path(scratch)
         try:
@@ -102,6 +106,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     print(markdown.read_text())
     print(f"Results written to {markdown.parent}")
     return 0
+
+
+def _without_folders(argv: list[str]) -> list[str]:
+    """Drop the folder options: they do not change the results and name local paths."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--results-dir", "--work-dir"):
+            skip = True
+        elif not arg.startswith(("--results-dir=", "--work-dir=")):
+            kept.append(arg)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:

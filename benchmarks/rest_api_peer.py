@@ -6,6 +6,10 @@ were fetched: every run reads every page. The page-number paginator cannot use `
 (dlt reads `total_path` as a page count), so it stops on the first empty page, one extra
 request per list. Extract workers are set to the benchmark's concurrency by the caller
 (`EXTRACT__WORKERS`), and the child resource is `parallelized`.
+
+NOTE: with the cursor, the first load already drops most contacts: one cursor is shared by
+every customer's rows (dlt issues #2429 and #2838). A variant without the cursor shows the
+cost of loading everything the way a user would after noticing.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ def database() -> str:
 def source_config(spec: RunSpec) -> dict[str, Any]:
     """Return the `rest_api` configuration for one tenant's customers and contacts."""
     customers_path = f"tenants/{spec.tenant_uid}/customers"
+    contacts_endpoint: dict[str, Any] = {
+        "path": customers_path + "/{resources.customers.customerUid}/contacts"
+    }
+    if spec.cursor:
+        contacts_endpoint["incremental"] = {
+            "cursor_path": "lastModifiedAt",
+            "initial_value": "1970-01-01T00:00:00.000Z",
+        }
     return {
         "client": {
             "base_url": spec.base_url,
@@ -56,13 +68,7 @@ def source_config(spec: RunSpec) -> dict[str, Any]:
                 "primary_key": "customerContactUid",
                 "parallelized": True,
                 "include_from_parent": ["customerUid"],
-                "endpoint": {
-                    "path": customers_path + "/{resources.customers.customerUid}/contacts",
-                    "incremental": {
-                        "cursor_path": "lastModifiedAt",
-                        "initial_value": "1970-01-01T00:00:00.000Z",
-                    },
-                },
+                "endpoint": contacts_endpoint,
             },
         ],
     }

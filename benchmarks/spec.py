@@ -20,6 +20,7 @@ class RunSpec:
         page_size: Items per page to ask for; the sandbox may answer fewer.
         lookback_seconds: The connector's lookback window for incremental runs.
         file_format: `rest_api` only: the loader file format, empty for dlt's default.
+        cursor: `rest_api` only: whether contacts carry an incremental cursor.
     """
 
     contender: str
@@ -29,6 +30,7 @@ class RunSpec:
     page_size: int = 1000
     lookback_seconds: int = 300
     file_format: str = ""
+    cursor: bool = True
 
     def to_json(self) -> str:
         """Return the spec as one JSON string."""

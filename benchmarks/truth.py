@@ -62,6 +62,10 @@ class Truth:
         """Return the requests of an incremental run that reads one contact page per customer."""
         return 1 + self.customer_pages(page_size) + self.customers
 
+    def rewalk_requests(self, customers: set[str], page_size: int) -> int:
+        """Return the requests of walking these customers' contacts once more, in full."""
+        return sum(max(1, math.ceil(self.per_customer.get(c, 0) / page_size)) for c in customers)
+
     def stop_on_empty_requests(self, page_size: int) -> int:
         """Return the requests of a walk that stops only on an empty page, without tenants.
 

@@ -33,6 +33,8 @@ def cpu_seconds() -> float:
 def main(argv: list[str]) -> int:
     """Load once as the spec says; print the `WorkerReport`."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    for name in ("sources", "pipelines", "benchmarks"):
+        logging.getLogger(name).setLevel(logging.INFO)
     spec = RunSpec.from_json(argv[0])
     load = importlib.import_module(MODULES[spec.contender]).load
     started, cpu_before = time.monotonic(), cpu_seconds()
