@@ -363,7 +363,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(summary.lines()))
     if summary.ok:
         return EXIT_OK
-    what = f"{summary.problems} rows conflicted, were rejected or failed"
+    where = "see the plan" if summary.report.dry_run else "see push_rejections"
+    what = f"{summary.problems} rows not pushed (conflict, rejected or failed): {where}"
     if summary.pending:
         what += "; the push stopped partway and stays pending"
     print(f"flowretail push: {what}", file=sys.stderr)

@@ -260,7 +260,7 @@ def test_invalid_rows_are_rejected_before_anything_is_sent(
 
     err = capsys.readouterr().err
     assert code == 1
-    assert "6 rows conflicted, were rejected or failed" in err
+    assert "6 rows not pushed (conflict, rejected or failed): see push_rejections" in err
     assert sandbox.request_counts() == {("GET", "/tenants"): 1}
     assert sandbox.truth_contacts() == before
     reasons = {(r[2], r[3]) for r in query(REJECTIONS_SQL)}

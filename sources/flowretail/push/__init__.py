@@ -2,7 +2,7 @@
 
 Example:
     >>> import dlt
-    >>> from sources.flowretail.push import PushSession, contacts_destination
+    >>> from sources.flowretail.push import Outcome, PushSession, contacts_destination
     >>> session = PushSession.connect("https://api.flowretail.com/v2", token)
     >>> pipeline = dlt.pipeline("contacts_push", destination=contacts_destination(session))
     >>> pipeline.run([{"tenant_uid": "t1", "customer_uid": "c1",
