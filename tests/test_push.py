@@ -8,13 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import dlt
 import pytest
 
 from pipelines.cli import main
 from pipelines.push import PushSummary, run_push
 from sandbox import Sandbox
 from sources.flowretail.client import FlowRetailClient, RetryPolicy
-from sources.flowretail.push import Outcome
+from sources.flowretail.push import (
+    Outcome,
+    PushSession,
+    contacts_destination,
+    extensions_destination,
+)
 from tests.loadhelp import assert_matches_truth, load, query
 
 FAST = RetryPolicy(backoff_seconds=0.01, max_delay_seconds=0.05)
@@ -313,3 +319,35 @@ def test_extensions_are_added_and_removed_once(sandbox: Sandbox, workdir: Path) 
     assert [r[3] for r in query(REJECTIONS_SQL)] == [
         "extension_code must be one of TWO_INVOICE, got KLARNA"
     ] * 2
+
+
+def test_any_dlt_pipeline_can_push_through_the_destinations(
+    sandbox: Sandbox, workdir: Path
+) -> None:
+    (contact,) = some_contacts(sandbox, 1)
+    session = PushSession.connect(sandbox.base_url, "sandbox-admin", retry=FAST)
+    contacts = dlt.pipeline(
+        "my_contacts_push",
+        destination=contacts_destination(session),
+        pipelines_dir=str(workdir / "pipelines"),
+    )
+    extensions = dlt.pipeline(
+        "my_extensions_push",
+        destination=extensions_destination(session),
+        pipelines_dir=str(workdir / "pipelines"),
+    )
+    rows = [{**key_of(contact), "mobile": "+4791234567"}, {**key_of(contact), "op": "merge"}]
+    enable = {**key_of(contact), "extension_code": "TWO_INVOICE", "store_uid": "s-1", "op": "add"}
+
+    contacts.run(rows, table_name="contacts_to_fix")
+    extensions.run([enable], table_name="extensions_to_enable")
+    session.close()
+
+    assert [(r.kind, r.outcome) for r in session.report.results()] == [
+        ("contact", Outcome.UPDATED),
+        ("contact", Outcome.REJECTED),
+        ("extension", Outcome.ADDED),
+    ]
+    pushed = contacts_by_uid(sandbox)[contact["customerContactUid"]]
+    assert pushed["mobile"] == "+4791234567"
+    assert [e["extensionCode"] for e in pushed["extensions"]] == ["TWO_INVOICE"]
