@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 TOOLS := .tools
 UV ?= $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
 .PHONY: demo test lint typecheck unit sync bench clean
 
