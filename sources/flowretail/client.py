@@ -188,7 +188,7 @@ class FlowRetailClient:
             items = list(data)
             if not all(isinstance(item, dict) for item in items):
                 raise ProtocolError(f"{where} answered a page whose items are not objects")
-            number = paginator.page_number - (1 if paginator.has_next_page else 0)
+            number = paginator.page_number - 1  # the paginator already points at the next page
             yield Page(items, number, paginator.total_count, _server_time(data.response))
 
     def request(

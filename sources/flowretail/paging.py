@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
@@ -21,11 +20,13 @@ def payload_of(response: Response) -> Any:
 
 
 class TotalCountPaginator(BasePaginator):
-    """Walk `pageNumber` from 1 until an empty or short page, or the last page by `totalCount`.
+    """Walk `pageNumber` from 1 until every item `totalCount` announced has been seen.
 
-    The page size the server answers wins over the one requested, since the maximum is
-    undocumented. A server that ignores `pageNumber` (the same page again) raises
-    `ProtocolError` instead of looping; so does a walk past the page count `totalCount` allows.
+    Without a `totalCount` the walk ends on an empty or short page, judged by the page size the
+    server answered (the maximum is undocumented). A short page while `totalCount` says more
+    exist does not end the walk: a server that caps `pageSize` but echoes the size asked for
+    would otherwise lose rows; an empty page always ends it. A server that ignores `pageNumber`
+    (the same page again) raises `ProtocolError` instead of looping.
     """
 
     def __init__(self, page_size: int) -> None:
@@ -34,6 +35,7 @@ class TotalCountPaginator(BasePaginator):
         self.page_number = 1
         self.total_count: int | None = None
         self.answered_page_size = page_size
+        self.seen = 0
         self._last_fingerprint: tuple[str, str] | None = None
 
     def init_request(self, request: Request) -> None:
@@ -45,11 +47,14 @@ class TotalCountPaginator(BasePaginator):
         self.total_count = _int_or_none(paging.get("totalCount"))
         self.answered_page_size = _int_or_none(paging.get("pageSize")) or self.page_size
         self._check_not_repeated(response, items)
-        pages = math.ceil(self.total_count / self.answered_page_size) if self.total_count else None
-        self._has_next_page = bool(items) and len(items) >= self.answered_page_size
-        if pages is not None and self.page_number >= pages:
+        self.seen += len(items)
+        if not items:
             self._has_next_page = False
-        if self._has_next_page and self.page_number > (pages or 0) + 10_000:
+        elif self.total_count is not None:
+            self._has_next_page = self.seen < self.total_count
+        else:
+            self._has_next_page = len(items) >= self.answered_page_size
+        if self._has_next_page and self.page_number > (self.total_count or 0) + 10_000:
             raise ProtocolError(f"paging never ends at {_path(response)}: page {self.page_number}")
 
     def update_request(self, request: Request) -> None:
