@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The machines that run the tests reach no telemetry endpoint; dlt should not try.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 pytest_plugins = ["sandbox.pytest_plugin", "tests.postgres_server"]
 
