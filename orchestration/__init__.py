@@ -1,0 +1,1 @@
+"""Runs of the Flow Retail loads and pushes on an orchestrator (the `dagster` extra)."""
