@@ -200,7 +200,7 @@ def build_push_job(destination: str = "duckdb", *, dataset_name: str = DATASET_N
     """Return the `flowretail_push` job: one `flowretail push` with the run's config."""
 
     @op(retry_policy=PUSH_RETRY)
-    def flowretail_push(context: OpExecutionContext, config: PushConfig) -> None:
+    def push_rows(context: OpExecutionContext, config: PushConfig) -> None:
         from pipelines.push import run_push
 
         summary = run_push(
@@ -223,7 +223,7 @@ def build_push_job(destination: str = "duckdb", *, dataset_name: str = DATASET_N
 
     @job(name="flowretail_push")
     def flowretail_push_job() -> None:
-        flowretail_push()
+        push_rows()
 
     return flowretail_push_job
 

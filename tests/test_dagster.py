@@ -8,9 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
+from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context, materialize
 
 from orchestration.dagster_defs import build_definitions, configured_tenants, tenant_pipeline_name
+from pipelines.load import run_load
 from sandbox.app import Sandbox
 from sources.flowretail.errors import ConfigError
 
@@ -76,6 +77,7 @@ def test_two_tenant_partitions_load_exactly_the_sandbox_truth(
 def test_nightly_schedule_starts_one_retried_run_per_tenant(workdir: Path) -> None:
     tenants = ["tenant-a", "tenant-b", "tenant-c"]
     defs = build_definitions(tenants, "postgres")
+    Definitions.validate_loadable(defs)
     schedule = defs.resolve_schedule_def("flowretail_nightly_load")
     job = defs.resolve_job_def("flowretail_load")
 
@@ -93,6 +95,32 @@ def test_nightly_schedule_starts_one_retried_run_per_tenant(workdir: Path) -> No
     assert job.partitions_def.get_partition_keys() == tenants
     assert job.op_retry_policy is not None and job.op_retry_policy.max_retries == 3
     assert defs.resolve_job_def("flowretail_push").name == "flowretail_push"
+
+
+def test_push_job_sends_the_rows_of_a_query_on_the_loaded_dataset(
+    sandbox: Sandbox, source_env: list[str], workdir: Path
+) -> None:
+    run_load()
+    first, second = sandbox.truth_contacts(source_env[0])[:2]
+    uids = f"'{first['customerContactUid']}', '{second['customerContactUid']}'"
+    sql = (
+        "SELECT tenant_uid, customer_uid, customer_contact_uid, NULL AS firstname, "
+        "NULL AS lastname, 'moved.' || customer_contact_uid || '@example.com' AS email, "
+        f"'upsert' AS op, last_modified_at FROM flowretail.contacts "
+        f"WHERE customer_contact_uid IN ({uids})"
+    )
+    push_job = build_definitions(source_env, "duckdb").resolve_job_def("flowretail_push")
+
+    result = push_job.execute_in_process(
+        run_config={"ops": {"push_rows": {"config": {"kind": "contacts", "query": sql}}}},
+        instance=DagsterInstance.ephemeral(),
+    )
+
+    assert result.success
+    emails = {c["customerContactUid"]: c["email"] for c in sandbox.truth_contacts(source_env[0])}
+    for contact in (first, second):
+        uid = contact["customerContactUid"]
+        assert emails[uid] == f"moved.{uid}@example.com"
 
 
 def test_tenants_come_from_the_environment_or_the_error_says_where_to_set_them(
