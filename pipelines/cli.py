@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
@@ -142,6 +143,9 @@ class Watchdog:
         self._previous: Any = None
 
     def __enter__(self) -> Watchdog:
+        if self.seconds and threading.current_thread() is not threading.main_thread():
+            logger.warning("--max-runtime is ignored: signals reach only the main thread")
+            self.seconds = None
         if self.seconds:
             self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)

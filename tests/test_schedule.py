@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import dlt
 import duckdb
 import pytest
 
-from pipelines.cli import EXIT_TIMEOUT, build_parser
+from pipelines.cli import EXIT_TIMEOUT, Watchdog, build_parser
 from pipelines.common import EXIT_LOCKED, EXIT_OK
 from pipelines.logs import JsonFormatter, JsonLinesStream, RedactingFilter, redact
 from sandbox.app import Sandbox
@@ -252,3 +253,20 @@ def test_bad_global_options_are_refused(argv: list[str]) -> None:
         build_parser(argv).parse_args(argv)
 
     assert exit_info.value.code == 2
+
+
+def test_time_limit_is_ignored_with_a_warning_off_the_main_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[float | None] = []
+
+    def guarded() -> None:
+        with Watchdog(5) as watchdog:
+            seen.append(watchdog.seconds)
+
+    worker = threading.Thread(target=guarded)
+    worker.start()
+    worker.join()
+
+    assert seen == [None]
+    assert "--max-runtime is ignored" in caplog.text
