@@ -6,7 +6,7 @@ propagate to the root, so `route_dlt_logger` sends its records through the same 
 Example:
     >>> configure_logging(logging.INFO, "json")
     >>> logging.getLogger("pipelines.load").info("contacts: %d loaded", 248)
-    {"ts": "2024-05-01T03:00:02.118Z", "level": "INFO", "logger": "pipelines.load", ...}
+    {"ts": "2024-05-01T03:00:02.118+00:00", "level": "INFO", "logger": "pipelines.load", ...}
 """
 
 from __future__ import annotations
