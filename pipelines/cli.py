@@ -127,19 +127,22 @@ class Watchdog:
     exception thrown into an import or a broad `except` was seen to leave a module lock held
     and the process hanging at exit. Instead it sets dlt's own stop flag, the one dlt sets on
     SIGTERM. dlt's extract checks it between items and abandons the package, so the pipeline
-    state does not move and the next run reads the same changes again. dlt's normalize and load
-    steps let running jobs finish, start no new ones and leave the package pending in the
-    pipeline folder; the next `flowretail load` finishes it before it extracts. Each table's
-    merge is one SQL job run in a transaction where the destination has them (DuckDB,
-    PostgreSQL), so no table is half-merged. A command that never checks the flag is ended
-    `GRACE_SECONDS` later with `os._exit`, which leaves open transactions to roll back.
+    state does not move and the next run reads the same changes again; normalize stops the same
+    way and leaves the package for the next run. A load step already running is let finish:
+    dlt loads the state row as a job of its own, so a load stopped between jobs could store the
+    new cursors while some tables' merges are still pending, and a runner thrown away after the
+    run would lose those changes. The flag is set once the load step is over. A command that
+    never checks the flag is ended `GRACE_SECONDS` after the deadline with `os._exit`, which
+    leaves open transactions to roll back.
     """
 
     GRACE_SECONDS = 60.0
+    RECHECK_SECONDS = 0.5
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.fired = False
+        self._deferred = 0.0
         self._previous: Any = None
 
     def __enter__(self) -> Watchdog:
@@ -160,7 +163,7 @@ class Watchdog:
         """Describe in one line how the run stopped and what the next run does."""
         return (
             f"stopped after --max-runtime {self.seconds:g} s at dlt's next safe point; an "
-            "unfinished extract is read again and a pending package is finished by the next run"
+            "unfinished extract is read again, an unfinished normalize is finished next run"
         )
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
@@ -170,10 +173,22 @@ class Watchdog:
             sys.stderr.write(f"flowretail: {self.reason()}; ended {self.GRACE_SECONDS:g} s later\n")
             sys.stderr.flush()
             os._exit(EXIT_TIMEOUT)
+        if self._deferred < self.GRACE_SECONDS and _in_load_step(frame):
+            self._deferred += self.RECHECK_SECONDS
+            signal.setitimer(signal.ITIMER_REAL, self.RECHECK_SECONDS)
+            return
         self.fired = True
         signals.set_received_signal(signum)
         signals.wake_all()
-        signal.setitimer(signal.ITIMER_REAL, self.GRACE_SECONDS)
+        signal.setitimer(signal.ITIMER_REAL, max(self.GRACE_SECONDS - self._deferred, 1.0))
+
+
+def _in_load_step(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_qualname == "Pipeline.load":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _seconds(text: str) -> float:

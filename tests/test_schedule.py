@@ -6,16 +6,19 @@ write a real DuckDB file in the test's working folder.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import dlt
@@ -270,3 +273,31 @@ def test_time_limit_is_ignored_with_a_warning_off_the_main_thread(
 
     assert seen == [None]
     assert "--max-runtime is ignored" in caplog.text
+
+
+class Pipeline:
+    """Stands in for dlt's `Pipeline` so a frame reads as its load step."""
+
+    def load(self) -> FrameType | None:
+        """Return the frame of this method, as the alarm would see it during a load."""
+        return inspect.currentframe()
+
+    def extract(self) -> FrameType | None:
+        """Return the frame of this method, as the alarm would see it during an extract."""
+        return inspect.currentframe()
+
+
+def test_deadline_waits_for_a_running_load_step_but_stops_an_extract() -> None:
+    from dlt.common.runtime import signals
+
+    watchdog = Watchdog(30)
+
+    with watchdog:
+        watchdog._on_alarm(signal.SIGALRM, Pipeline().load())
+        during_load = (watchdog.fired, signals.was_signal_received())
+        watchdog._on_alarm(signal.SIGALRM, Pipeline().extract())
+        during_extract = (watchdog.fired, signals.was_signal_received())
+    signals._clear_signals()
+
+    assert during_load == (False, False)
+    assert during_extract == (True, True)
