@@ -20,8 +20,8 @@ from benchmarks.sandbox_process import SandboxOptions
 RESULTS_ROOT = Path(__file__).resolve().parent / "results"
 NOTES = [
     "- Each run is a fresh process; the sandbox runs in another one. `wall s` and `load CPU s`",
-    "  cover the load alone; `process CPU s` and `peak RSS MiB` cover the whole process",
-    "  (interpreter start and imports included), read from `os.wait4`.",
+    "  cover the load alone; `process CPU s` covers the whole process (interpreter start and",
+    "  imports included), read from `os.wait4`; `peak RSS MiB` is the process's `VmHWM`.",
     "- `lower bound s` = requests needed x latency / concurrency (or / rate limit, if slower).",
     "  Needed: 1 tenant list + customer pages + per customer max(1, ceil(contacts / page",
     "  size)) for a full load; 1 + customer pages + customers for an incremental run.",

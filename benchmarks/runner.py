@@ -179,7 +179,7 @@ def _run_phase(
     folder = work_dir / (phase.folder or phase.contender)
     sandbox.admin.reset_counters()
     logger.info("running %s, %s", phase.contender, phase.name)
-    report, process_cpu, peak_kib = run_worker(spec, folder)
+    report, process_cpu = run_worker(spec, folder)
     requests = sandbox.admin.request_count()
     live = live_rows(folder / DATABASES[phase.contender](), LIVE_ROWS_SQL[phase.contender])
     page_size = options.answered_page_size
@@ -193,7 +193,7 @@ def _run_phase(
         wall_seconds=report.wall_seconds,
         cpu_seconds=report.cpu_seconds,
         process_cpu_seconds=process_cpu,
-        peak_rss_mib=peak_kib / 1024,
+        peak_rss_mib=report.peak_rss_kib / 1024,
         requests=requests,
         expected_requests=expected_requests(phase, truth, page_size, rewalked),
         needed_requests=needed,
@@ -208,8 +208,8 @@ def _run_phase(
     )
 
 
-def run_worker(spec: RunSpec, folder: Path) -> tuple[WorkerReport, float, int]:
-    """Run one load in a child process; return its report, CPU seconds and peak RSS in KiB."""
+def run_worker(spec: RunSpec, folder: Path) -> tuple[WorkerReport, float]:
+    """Run one load in a child process; return its report and the process's CPU seconds."""
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "worker.log"
     env = {
@@ -233,7 +233,7 @@ def run_worker(spec: RunSpec, folder: Path) -> tuple[WorkerReport, float, int]:
             f"{spec.contender} failed with exit code {process.returncode}; see {log_path}"
         )
     report = WorkerReport.from_json(output.strip().splitlines()[-1])
-    return report, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    return report, usage.ru_utime + usage.ru_stime
 
 
 def live_rows(database: Path, sql: str) -> list[ContactKey]:

@@ -49,6 +49,7 @@ class WorkerReport:
     wall_seconds: float
     cpu_seconds: float
     rows_loaded: int
+    peak_rss_kib: int
 
     def to_json(self) -> str:
         """Return the report as one JSON line."""

@@ -30,6 +30,23 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_kib() -> int:
+    """Return this process's peak resident memory in KiB, since its `exec`.
+
+    NOTE: `ru_maxrss` of a child (as `os.wait4` reports it) is never below the parent's
+    resident memory at fork time, so the benchmark's own memory would hide the contender's;
+    Linux's `VmHWM` starts afresh with the new program.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main(argv: list[str]) -> int:
     """Load once as the spec says; print the `WorkerReport`."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -39,7 +56,8 @@ def main(argv: list[str]) -> int:
     load = importlib.import_module(MODULES[spec.contender]).load
     started, cpu_before = time.monotonic(), cpu_seconds()
     rows = load(spec)
-    report = WorkerReport(time.monotonic() - started, cpu_seconds() - cpu_before, rows)
+    wall, cpu = time.monotonic() - started, cpu_seconds() - cpu_before
+    report = WorkerReport(wall, cpu, rows, peak_rss_kib())
     print(report.to_json(), flush=True)
     return 0
 
