@@ -14,7 +14,15 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 
 from sources.flowretail import LAST_CLIENT, flowretail_source
 
-from .common import EXIT_OK, exit_code_for, make_pipeline, one_line, run_lock
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    exit_code_for,
+    make_pipeline,
+    one_line,
+    root_cause,
+    run_lock,
+)
 from .views import create_views, drop_views
 
 logger = logging.getLogger(__name__)
@@ -230,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
             )
     except Exception as exc:
         logger.debug("load failed", exc_info=True)
+        if isinstance(root_cause(exc), KeyboardInterrupt):
+            logger.warning("load stopped by a signal; the next run reads the same changes again")
+            return EXIT_FAILED  # the command line reports why it sent the signal
         print(f"flowretail load: {one_line(exc)}", file=sys.stderr)
         return exit_code_for(exc)
     print("\n".join(summary.lines()))
