@@ -167,7 +167,8 @@ def chart(results: list[Result], path: Path) -> None:
     walls.set_title("Wall time per run")
     full = [r for r in results if not r.incremental and r.cpu_us_per_contact]
     cpu.bar(range(len(full)), [r.cpu_us_per_contact or 0 for r in full], color="#55a868")
-    cpu.set_xticks(range(len(full)), [r.contender for r in full], fontsize=8)
+    names = [f"{r.contender}\n{r.phase}" for r in full]
+    cpu.set_xticks(range(len(full)), names, fontsize=8)
     cpu.set_ylabel("load CPU per loaded contact, µs")
     cpu.set_title("CPU per contact, full load")
     figure.tight_layout()
