@@ -9,9 +9,9 @@ the API no longer lists are marked deleted at the end of the tenant, after a pla
 from __future__ import annotations
 
 import logging
-from collections import deque
+import queue
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,7 +55,9 @@ class ContactsExtract:
         self._warehouse: Warehouse | None = None
         self._warehouse_checked = False
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: deque[Future[tuple[str, Walk]]] = deque()
+        # Finished walks arrive here in the order they finish; `_pending` counts the rest.
+        self._done: queue.SimpleQueue[Future[tuple[str, Walk]]] = queue.SimpleQueue()
+        self._pending = 0
 
     def handle(self, item: CustomerPage | TenantDone) -> Iterator[Any]:
         """Process one item of the customer walk; yield tables as batches fill."""
@@ -97,7 +99,9 @@ class ContactsExtract:
     def _submit(self, tenant_uid: str, customer_uid: str, tenant: TenantContacts) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.settings.concurrency, "flowretail-walk")
-        self._inflight.append(self._pool.submit(self._walk, tenant_uid, customer_uid, tenant))
+        future = self._pool.submit(self._walk, tenant_uid, customer_uid, tenant)
+        future.add_done_callback(self._done.put)
+        self._pending += 1
 
     def _walk(self, tenant_uid: str, customer_uid: str, tenant: TenantContacts) -> tuple[str, Walk]:
         full = tenant.held_keys is not None
@@ -111,11 +115,10 @@ class ContactsExtract:
         return tenant_uid, walk
 
     def _collect(self, limit: int) -> Iterator[Any]:
-        while len(self._inflight) > limit:
-            done, _ = wait(list(self._inflight), return_when=FIRST_COMPLETED)
-            for future in done:
-                self._inflight.remove(future)
-                self._absorb(*future.result())
+        while self._pending > limit:
+            future = self._done.get()
+            self._pending -= 1
+            self._absorb(*future.result())
             if len(self.batch) >= BATCH_ROWS:
                 yield from self._flush()
 

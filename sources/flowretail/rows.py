@@ -53,9 +53,12 @@ def parse_timestamp(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ProtocolError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
     try:
-        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
-    except ValueError as exc:
-        raise ProtocolError(f"{value!r} is not an ISO 8601 timestamp") from exc
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:  # older forms: padded, or more than six fraction digits on some Pythons
+            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+        except ValueError as exc:
+            raise ProtocolError(f"{value!r} is not an ISO 8601 timestamp") from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
