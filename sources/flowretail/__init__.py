@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
-from dlt.sources import DltResource
 
 from .client import FlowRetailClient, RetryPolicy
 from .contacts import ContactsExtract
@@ -23,7 +23,6 @@ from .customers import (
     TenantDone,
     changed_customers,
     customer_pages,
-    customer_row,
     guard_deletes,
     reachable_tenants,
     since_of,
@@ -157,11 +156,6 @@ def _vanished_customers(done: TenantDone, settings: Settings) -> Iterator[Any]:
     guard_deletes("customers", done.run.tenant_uid, len(gone), len(held), settings.max_delete_share)
     if gone:
         logger.info("tenant %s: %d customers vanished from the API", done.run.tenant_uid, len(gone))
-        from datetime import UTC, datetime
-
         now = datetime.now(UTC)
         rows = warehouse.customer_rows(done.run.tenant_uid, gone)
         yield [row | {"deleted_at": now} for row in rows]
-
-
-_ = (DltResource, customer_row)
