@@ -82,6 +82,8 @@ def _probe_sort(client: FlowRetailClient, tenant_uid: str, customers: list[dict[
         params = {"sortBy": "lastModifiedAt", "sortDirection": "DESC", "pageSize": 100}
         uids = {"tenantUid": tenant_uid, "customerUid": str(customer["customerUid"])}
         page = next(client.pages(CONTACTS_PATH, params, **uids), None)
+        if page is not None and not page.sorted:
+            return "no (the API refuses sortBy=lastModifiedAt; every customer is walked in full)"
         stamps = [parse_timestamp(c["lastModifiedAt"]) for c in (page.items if page else [])]
         if len(set(stamps)) > 1:
             ordered = all(a >= b for a, b in zip(stamps, stamps[1:], strict=False))

@@ -33,6 +33,9 @@ class SandboxConfig:
         error_rate: Share of `/v2` requests answered 500, 502 or 503.
         drop_rate: Share of `/v2` connections closed without an answer.
         ignore_sort: Whether lists ignore `sortBy`/`sortDirection` (creation order).
+        reject_sort: Whether lists answer 400 to any `sortBy` (a server that cannot sort).
+        reject_page_size_over: Answer 400 to a `pageSize` above this instead of capping it
+            (0: never).
     """
 
     seed: int = 7
@@ -49,6 +52,8 @@ class SandboxConfig:
     error_rate: float = 0.0
     drop_rate: float = 0.0
     ignore_sort: bool = False
+    reject_sort: bool = False
+    reject_page_size_over: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ class FaultSettings:
     error_rate: float = 0.0
     drop_rate: float = 0.0
     ignore_sort: bool = False
+    reject_sort: bool = False
+    reject_page_size_over: int = 0
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> FaultSettings:

@@ -122,8 +122,15 @@ class Api:
         direction = first(call.query, "sortDirection") or "ASC"
         if direction not in ("ASC", "DESC"):
             raise ApiError(400, "INVALID_PARAMETER", "sortDirection must be ASC or DESC")
+        settings = self.faults.settings
+        if settings.reject_sort and sort_by:
+            raise ApiError(400, "INVALID_PARAMETER", "sortBy is not supported on this list")
+        asked_size = "pageSize" in call.query
+        if asked_size and 0 < settings.reject_page_size_over < page_size:
+            limit = settings.reject_page_size_over
+            raise ApiError(400, "INVALID_PARAMETER", f"pageSize must be at most {limit}")
         page_size = min(page_size, self.config.max_page_size)
-        if self.faults.settings.ignore_sort:
+        if settings.ignore_sort:
             return ListQuery(page_number, page_size)
         return ListQuery(page_number, page_size, sort_by, direction == "DESC")
 

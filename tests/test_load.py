@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -149,6 +151,27 @@ def test_server_that_ignores_sort_is_walked_in_full(
 
     assert_matches_truth(sb)
     assert "does not sort contacts" in caplog.text
+
+
+def test_server_refusing_sort_and_page_size_is_asked_without_them(
+    sandbox_factory: object, workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sb = sandbox_factory(reject_sort=True, reject_page_size_over=5)  # type: ignore[operator]
+    load(sb, page_size=50)
+    sb.churn(0.2)
+    sb.reset_counters()
+
+    load(sb, page_size=50)
+
+    assert_matches_truth(sb)
+    assert "refuses sortBy=lastModifiedAt" in caplog.text
+    assert "asking without sortBy and pageSize from now on" in caplog.text
+    # Refused first pages, once per endpoint and run: tenants 1, customers 3, contacts 3. Then
+    # pages of the default size 25: one of tenants, two of customers per tenant, and every
+    # customer's contacts in full.
+    held = Counter(c["customerUid"] for c in sb.truth_contacts())
+    walks = sum(max(1, math.ceil(held[c["customerUid"]] / 25)) for c in sb.truth_customers())
+    assert sb.request_count == 7 + 1 + 2 * 2 + walks
 
 
 def test_failed_run_then_rerun_loses_and_doubles_nothing(sandbox: Sandbox, workdir: Path) -> None:

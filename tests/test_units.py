@@ -23,8 +23,8 @@ def _response(items: list[Any], total: int | None, page_size: int | None) -> req
     return response
 
 
-def _walk(pages: list[tuple[list[Any], int | None, int | None]]) -> int:
-    paginator = TotalCountPaginator(page_size=3)
+def _walk(pages: list[tuple[list[Any], int | None, int | None]], page_size: int | None = 3) -> int:
+    paginator = TotalCountPaginator(page_size=page_size)
     walked = 0
     for items, total, size in pages:
         walked += 1
@@ -46,6 +46,14 @@ def test_paging_follows_total_count_past_a_short_page() -> None:
 
 def test_paging_without_total_count_stops_on_a_short_page() -> None:
     assert _walk([([1, 2, 3], None, 3), ([4], None, 3), ([5], None, 3)]) == 2
+
+
+def test_paging_without_any_size_or_count_stops_on_an_empty_page() -> None:
+    request = requests.Request("GET", "http://api.test/v2/x", params={"sortBy": "x"})
+    TotalCountPaginator(page_size=None).init_request(request)
+
+    assert request.params == {"sortBy": "x", "pageNumber": 1}
+    assert _walk([([1, 2, 3], None, None), ([4], None, None), ([], None, None)], None) == 3
 
 
 def test_paging_stops_on_an_empty_page_even_if_total_count_says_more() -> None:

@@ -26,7 +26,7 @@ from dlt.sources.helpers.rest_client.client import RESTClient
 from dlt.sources.helpers.rest_client.typing import HTTPMethod
 from requests.adapters import HTTPAdapter
 
-from .errors import ProtocolError, ServerError, error_for_status
+from .errors import ProtocolError, RequestRejected, ServerError, error_for_status
 from .paging import TotalCountPaginator, payload_of
 
 if TYPE_CHECKING:
@@ -164,6 +164,30 @@ class Page:
     page_number: int
     total_count: int | None
     server_time: datetime | None = field(default=None)
+    sorted: bool = True  # False when the server refused the sort asked for and got none
+
+
+@dataclass(frozen=True)
+class ListForm:
+    """One way to ask for a list: with or without the caller's sort and our page size."""
+
+    sort: bool
+    page_size: bool
+
+    def left_out(self) -> str:
+        """Name the query parameters this form does not send."""
+        sent = (("sortBy", self.sort), ("pageSize", self.page_size))
+        return " and ".join(name for name, is_sent in sent if not is_sent)
+
+
+# Tried in this order when the first page of a list answers 400.
+LIST_FORMS = (
+    ListForm(True, True),
+    ListForm(True, False),
+    ListForm(False, True),
+    ListForm(False, False),
+)
+SORT_PARAMS = ("sortBy", "sortDirection")
 
 
 class FlowRetailClient:
@@ -191,6 +215,11 @@ class FlowRetailClient:
         self.session = RetryingSession(retry or RetryPolicy(), pool_size + 4)
         self.session.headers["Accept"] = "application/json"
         self.session.headers["User-Agent"] = "flowretail-connector/0.1 (+dlt)"
+        # Per (list template, sorting asked): the index into LIST_FORMS the server takes, and
+        # the endpoints whose form a first page has confirmed.
+        self._accepted_forms: dict[tuple[str, bool], int] = {}
+        self._settled_forms: set[tuple[str, bool]] = set()
+        self._probe_lock = threading.Lock()
         self._rest = _ItemsClient(
             self.base_url,
             auth=BearerTokenAuth(access_token),
@@ -206,12 +235,66 @@ class FlowRetailClient:
     def pages(
         self, template: str, params: Mapping[str, Any] | None = None, **uids: str
     ) -> Iterator[Page]:
-        """Yield the pages of a list endpoint, from page 1 until the last one."""
+        """Yield the pages of a list endpoint, from page 1 until the last one.
+
+        NOTE: the API documents neither the `sortBy` values it takes nor its largest page
+        size. A 400 on a list's first page is read as a refusal of either: the list is asked
+        again without the sort, without `pageSize`, then without both, and the first form the
+        server takes is kept for that endpoint for the rest of the run. `Page.sorted` is False
+        when the sort asked for was left out.
+        """
+        asked = dict(params or {})
+        sorting = any(name in asked for name in SORT_PARAMS)
+        key = (template, sorting)
+        probed: tuple[Page | None, Iterator[Page]] | None = None
+        if key not in self._settled_forms:
+            with self._probe_lock:  # contended only until each endpoint's form is known
+                if key not in self._settled_forms:
+                    probed = self._probe(key, template, asked, uids)
+                    self._settled_forms.add(key)
+        if probed is None:
+            form = self._forms(sorting)[self._accepted_forms.get(key, 0)]
+            yield from self._form_pages(template, _query(asked, form), form, uids)
+            return
+        first, rest = probed
+        if first is not None:
+            yield first
+        yield from rest
+
+    def _probe(
+        self, key: tuple[str, bool], template: str, asked: dict[str, Any], uids: Mapping[str, str]
+    ) -> tuple[Page | None, Iterator[Page]]:
+        """Find the first form of the list the server takes; return its first page and the rest."""
+        forms = self._forms(key[1])
+        index = self._accepted_forms.get(key, 0)
+        while True:
+            form = forms[index]
+            pages = self._form_pages(template, _query(asked, form), form, uids)
+            try:
+                return next(pages, None), pages
+            except RequestRejected:
+                if index + 1 == len(forms):
+                    raise
+                index += 1
+                self._accepted_forms[key] = index
+                logger.warning(
+                    "GET %s answered 400 on its first page; asking without %s from now on",
+                    template,
+                    forms[index].left_out(),
+                )
+
+    @staticmethod
+    def _forms(sorting: bool) -> tuple[ListForm, ...]:
+        return LIST_FORMS if sorting else LIST_FORMS[:2]
+
+    def _form_pages(
+        self, template: str, query: dict[str, Any], form: ListForm, uids: Mapping[str, str]
+    ) -> Iterator[Page]:
         where = _where("GET", template, uids)
-        paginator = TotalCountPaginator(self.page_size)
+        paginator = TotalCountPaginator(self.page_size if form.page_size else None)
         for data in self._rest.paginate(
             _fill(template, uids),
-            params=dict(params or {}),
+            params=query,
             paginator=paginator,
             hooks={"response": [_checker(where)]},
         ):
@@ -219,7 +302,7 @@ class FlowRetailClient:
             if not all(isinstance(item, dict) for item in items):
                 raise ProtocolError(f"{where} answered a page whose items are not objects")
             number = paginator.page_number - 1  # the paginator already points at the next page
-            yield Page(items, number, paginator.total_count, _server_time(data.response))
+            yield Page(items, number, paginator.total_count, _server_time(data.response), form.sort)
 
     def request(
         self, method: HTTPMethod, template: str, *, json: Any = None, **uids: str
@@ -243,6 +326,11 @@ def _fill(template: str, uids: Mapping[str, str]) -> str:
         if not UID_PATTERN.match(value):
             raise ValueError(f"{name} {value!r} is not a valid UID (letters, digits, - and _)")
     return template.format(**uids)
+
+
+def _query(asked: Mapping[str, Any], form: ListForm) -> dict[str, Any]:
+    left_out = (() if form.sort else SORT_PARAMS) + (() if form.page_size else ("pageSize",))
+    return {name: value for name, value in asked.items() if name not in left_out}
 
 
 def _where(method: str, template: str, uids: Mapping[str, str]) -> str:

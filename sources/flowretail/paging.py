@@ -26,10 +26,11 @@ class TotalCountPaginator(BasePaginator):
     server answered (the maximum is undocumented). A short page while `totalCount` says more
     exist does not end the walk: a server that caps `pageSize` but echoes the size asked for
     would otherwise lose rows; an empty page always ends it. A server that ignores `pageNumber`
-    (the same page again) raises `ProtocolError` instead of looping.
+    (the same page again) raises `ProtocolError` instead of looping. With `page_size` None no
+    `pageSize` is sent and the server's default applies.
     """
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int | None) -> None:
         super().__init__()
         self.page_size = page_size
         self.page_number = 1
@@ -39,7 +40,8 @@ class TotalCountPaginator(BasePaginator):
         self._last_fingerprint: tuple[str, str] | None = None
 
     def init_request(self, request: Request) -> None:
-        request.params = {**(request.params or {}), "pageNumber": 1, "pageSize": self.page_size}
+        size = {} if self.page_size is None else {"pageSize": self.page_size}
+        request.params = {**(request.params or {}), "pageNumber": 1, **size}
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         items = data or []
@@ -52,6 +54,8 @@ class TotalCountPaginator(BasePaginator):
             self._has_next_page = False
         elif self.total_count is not None:
             self._has_next_page = self.seen < self.total_count
+        elif self.answered_page_size is None:
+            self._has_next_page = True  # no size known to call a page short: stop on an empty one
         else:
             self._has_next_page = len(items) >= self.answered_page_size
         if self._has_next_page and self.page_number > (self.total_count or 0) + 10_000:

@@ -50,6 +50,18 @@ class SortCheck:
                 self.trusted = True
         return descending
 
+    def refused(self) -> None:
+        """Record that the server refused the sort: no walk may stop early from now on."""
+        with self._lock:
+            if self.broken:
+                return
+            self.broken = True
+        logger.warning(
+            "tenant %s: the API refuses sortBy=lastModifiedAt; walking every customer's contacts "
+            "in full for the rest of this run",
+            self.tenant_uid,
+        )
+
     @property
     def usable(self) -> bool:
         """Return whether a walk may stop early on this tenant."""
@@ -120,6 +132,8 @@ def _walk_once(
         CONTACTS_PATH, NEWEST_FIRST, tenantUid=tenant_uid, customerUid=customer_uid
     )
     for page in pages:
+        if not page.sorted:
+            sort.refused()
         if walk.total_count is None:
             walk.total_count = page.total_count
         elif page.total_count != walk.total_count:

@@ -113,6 +113,19 @@ def test_ignore_sort_answers_creation_order(sandbox: Sandbox, api: ApiHelper) ->
     assert items == sandbox.truth_customers(api.tenant_uid)
 
 
+def test_reject_sort_and_large_pages_answer_400(sandbox: Sandbox, api: ApiHelper) -> None:
+    sandbox.configure_faults(reject_sort=True, reject_page_size_over=20)
+    path = f"/tenants/{api.tenant_uid}/customers"
+
+    sorted_list = api.call("GET", path, params={"sortBy": "createdAt", "pageSize": 20})
+    large_page = api.call("GET", path, params={"pageSize": 21})
+    plain = api.call("GET", path, params={"pageSize": 20})
+
+    assert (sorted_list.status_code, large_page.status_code, plain.status_code) == (400, 400, 200)
+    assert "pageSize must be at most 20" in large_page.json()["error"]["message"]
+    assert len(plain.json()["items"]) == 20
+
+
 def test_inject_status_hits_only_matching_requests(sandbox: Sandbox, api: ApiHelper) -> None:
     sandbox.inject(method="PUT", path_contains="/contacts", count=2, action="503")
     path = api.contact_path(api.first_contact())
