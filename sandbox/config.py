@@ -27,6 +27,7 @@ class SandboxConfig:
         embedded_contacts_limit: Most contacts a customer object embeds in `contacts[]`.
         touch_customer_on_contact_write: Whether a contact write moves the customer's
             `lastModifiedAt` (the real behaviour is unknown).
+        taken_uid_status: The status of a create whose UID is taken (409 here; undocumented).
         latency_ms: Delay added to every `/v2` request.
         rate_limit_per_second: Token-bucket rate; 0 disables the limit.
         retry_after: Value of the `Retry-After` header on 429 answers.
@@ -46,6 +47,7 @@ class SandboxConfig:
     default_page_size: int = 25
     embedded_contacts_limit: int = 10
     touch_customer_on_contact_write: bool = False
+    taken_uid_status: int = 409
     latency_ms: float = 0.0
     rate_limit_per_second: float = 0.0
     retry_after: str = "1"

@@ -176,11 +176,12 @@ class Store:
     def create_contact(
         self, tenant_uid: str, customer_uid: str, fields: dict[str, str], uid: str | None = None
     ) -> JsonDict:
-        """Create a contact from validated `fields`; a taken `uid` raises a 409 error."""
+        """Create a contact from validated `fields`; a taken `uid` raises `taken_uid_status`."""
         with self.lock:
             tenant, customer = self.customer(tenant_uid, customer_uid)
             if uid is not None and uid in tenant.contact_owner:
-                raise ApiError(409, "CONTACT_EXISTS", f"Contact {uid} already exists")
+                status = self.config.taken_uid_status
+                raise ApiError(status, "CONTACT_EXISTS", f"Contact {uid} already exists")
             now = now_ms()
             contact = Contact(
                 uid=uid or new_uid(self.rng),

@@ -90,9 +90,11 @@ def test_server_errors_mid_push_stop_it_and_the_next_push_resumes_without_duplic
         assert uids.count(row["customer_contact_uid"]) == 1
 
 
+@pytest.mark.parametrize("taken_status", [409, 400])
 def test_dropped_answer_to_a_create_still_makes_one_contact(
-    sandbox: Sandbox, workdir: Path
+    sandbox_factory: Any, workdir: Path, taken_status: int
 ) -> None:
+    sandbox = sandbox_factory(taken_uid_status=taken_status)
     (row,) = new_contacts(sandbox, 1)
     path = write_csv(workdir / "create.csv", [row])
     sandbox.inject("POST", "/contacts", count=1, action="drop_after_write")

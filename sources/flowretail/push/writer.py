@@ -216,15 +216,18 @@ class PushSession:
             self.client.request(
                 "POST", CONTACTS, json=body, tenantUid=key.tenant_uid, customerUid=key.customer_uid
             )
-        except Conflict:
-            return self._after_conflict(change)
+        except (Conflict, RequestRejected) as exc:
+            return self._after_refused_create(change, exc)
         return Decision(Outcome.CREATED, tuple(change.fields))
 
-    def _after_conflict(self, change: ContactChange) -> Decision:
-        # NOTE: a 409 on a create with our own UID means an earlier attempt created the contact
-        # and its answer was lost (a dropped connection, a retried batch), or another customer
-        # of the tenant holds the UID. Only a second GET tells the two apart.
+    def _after_refused_create(self, change: ContactChange, refusal: Exception) -> Decision:
+        # NOTE: a create with our own UID refused as taken means an earlier attempt created the
+        # contact and its answer was lost (a dropped connection, a retried batch), or another
+        # customer of the tenant holds the UID. Only a second GET tells the two apart. The API
+        # does not document how it says "taken", so a 400 gets the same second look.
         current = self._get(change.key)
+        if current is None and isinstance(refusal, RequestRejected):
+            raise refusal
         if current is None:
             raise Conflict(
                 f"contact UID {change.key.customer_contact_uid} is taken by a contact of another "
