@@ -60,6 +60,11 @@ def test_paging_stops_on_an_empty_page_even_if_total_count_says_more() -> None:
     assert _walk([([1, 2, 3], 9, 3), ([], 9, 3), ([4], 9, 3)]) == 2
 
 
+def test_an_empty_first_page_with_a_count_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="number pages from 0"):
+        _walk([([], 4, 3)])
+
+
 def test_a_server_ignoring_page_number_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="ignores pageNumber"):
         _walk([([1, 2, 3], 9, 3), ([1, 2, 3], 9, 3)])

@@ -48,6 +48,13 @@ class TotalCountPaginator(BasePaginator):
         paging = payload_of(response).get("paging") or {}
         self.total_count = _int_or_none(paging.get("totalCount"))
         self.answered_page_size = _int_or_none(paging.get("pageSize")) or self.page_size
+        if not items and self.page_number == 1 and self.total_count:
+            # NOTE: page numbers from 1 are what every public example uses; a server counting
+            # from 0 would answer page 1 empty for a short list, and rows would go missing.
+            raise ProtocolError(
+                f"{_path(response)} answered page 1 empty although totalCount is "
+                f"{self.total_count}: the server may number pages from 0, which is not supported"
+            )
         self._check_not_repeated(response, items)
         self.seen += len(items)
         if not items:
