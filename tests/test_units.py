@@ -80,6 +80,7 @@ def test_a_server_ignoring_page_number_is_a_protocol_error() -> None:
             datetime(2025, 7, 30, 17, 19, 18, 781123, tzinfo=UTC),
         ),
         ("2025-07-30T17:19:18.7", datetime(2025, 7, 30, 17, 19, 18, 700000, tzinfo=UTC)),
+        (" 2025-07-30t17:19:18.781z", datetime(2025, 7, 30, 17, 19, 18, 781000, tzinfo=UTC)),
     ],
 )
 def test_timestamps_parse_to_utc(text: str, expected: datetime) -> None:

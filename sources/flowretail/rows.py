@@ -55,8 +55,8 @@ def parse_timestamp(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        try:  # older forms: padded, or more than six fraction digits on some Pythons
-            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+        try:  # padded, lower-case `t`/`z` (RFC 3339 allows them), or over six fraction digits
+            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip().upper()))
         except ValueError as exc:
             raise ProtocolError(f"{value!r} is not an ISO 8601 timestamp") from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
