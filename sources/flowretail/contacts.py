@@ -207,9 +207,10 @@ def _needs_diff(walk: Walk, tenant: TenantContacts) -> bool:
     """Tell whether the customer's count leaves room for a deleted contact.
 
     With `held` live contacts in the warehouse and `created` contacts created since the cursor,
-    the API's `totalCount` equals `held + created` exactly when nothing was deleted (every
-    contact created since the cursor is new, a few of them possibly already held). Any other
-    count needs an exact comparison of UIDs.
+    `totalCount` is `held - deleted + new`, and `created` is `new + already held`, so the two
+    are equal exactly when nothing was deleted. Any other count needs an exact comparison of
+    UIDs. NOTE: this trusts `createdAt`; a contact new to the API with an older `createdAt` (an
+    import) can hide a delete until `--reconcile`.
     """
     if tenant.held_keys is not None:
         return True
