@@ -66,11 +66,13 @@ class Principal:
         first_tenant_only: Whether the token reaches only the first tenant (else all).
         permissions: Permission names the token holds.
         expired: Whether every request with the token is refused with 401.
+        lists_every_tenant: Whether `GET /tenants` lists tenants the token cannot reach.
     """
 
     first_tenant_only: bool
     permissions: frozenset[str]
     expired: bool = False
+    lists_every_tenant: bool = False
 
 
 _BOTH = frozenset({PERMISSION_ACCESS, PERMISSION_BACKOFFICE})
@@ -80,6 +82,7 @@ TOKENS: dict[str, str] = {
     "no_backoffice": "sandbox-no-backoffice",
     "first_tenant": "sandbox-first-tenant",
     "expired": "sandbox-expired",
+    "lists_foreign": "sandbox-lists-foreign",
 }
 
 PRINCIPALS: dict[str, Principal] = {
@@ -89,4 +92,7 @@ PRINCIPALS: dict[str, Principal] = {
     ),
     "sandbox-first-tenant": Principal(first_tenant_only=True, permissions=_BOTH),
     "sandbox-expired": Principal(first_tenant_only=False, permissions=_BOTH, expired=True),
+    "sandbox-lists-foreign": Principal(
+        first_tenant_only=True, permissions=_BOTH, lists_every_tenant=True
+    ),
 }

@@ -216,7 +216,9 @@ def uid_field(body: JsonDict, name: str, *, required: bool) -> str | None:
 def list_tenants(api: Api, call: Call) -> Reply:
     """GET /tenants."""
     require(call.principal, PERMISSION_ACCESS)
-    page = api.store.list_tenants(api.reachable(call.principal), api.list_query(call))
+    principal = call.principal
+    listed = api.store.tenant_uids() if principal.lists_every_tenant else api.reachable(principal)
+    page = api.store.list_tenants(listed, api.list_query(call))
     return Reply(200, page.body())
 
 

@@ -91,19 +91,27 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def assert_matches_truth(sb: Sandbox) -> None:
-    """Assert the warehouse holds exactly the sandbox's live contacts and extensions."""
+def assert_matches_truth(sb: Sandbox, tenant: str | None = None) -> None:
+    """Assert the warehouse holds exactly the sandbox's live contacts and extensions.
+
+    With `tenant`, only that tenant's truth is expected, and nothing of the others.
+    """
     loaded = warehouse_contacts()
-    expected = truth_contacts(sb)
+    expected = {k: v for k, v in truth_contacts(sb).items() if tenant in (None, k[0])}
     assert loaded.keys() == expected.keys()
     assert loaded == expected
-    assert set(query(EXTENSIONS_SQL)) == truth_extensions(sb)
+    extensions = {row for row in truth_extensions(sb) if tenant in (None, row[0])}
+    assert set(query(EXTENSIONS_SQL)) == extensions
     duplicates = query(
         "SELECT COUNT(*) - COUNT(DISTINCT (tenant_uid, customer_uid, customer_contact_uid)) "
         "FROM flowretail.contacts"
     )
     assert duplicates == [(0,)]
-    live_customers = {(c.get("tenantUid") or t, c["customerUid"]) for t, c in _customers(sb)}
+    live_customers = {
+        (c.get("tenantUid") or t, c["customerUid"])
+        for t, c in _customers(sb)
+        if tenant in (None, t)
+    }
     loaded_customers = set(
         query("SELECT tenant_uid, customer_uid FROM flowretail.customers WHERE deleted_at IS NULL")
     )

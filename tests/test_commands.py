@@ -35,6 +35,14 @@ def test_check_reports_tenants_permissions_and_sorting(sandbox: Sandbox, workdir
     assert not list(workdir.iterdir())
 
 
+def test_check_names_a_listed_tenant_the_token_cannot_read(sandbox: Sandbox, workdir: Path) -> None:
+    result = _flowretail(["check"], sandbox, "sandbox-lists-foreign", workdir)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("read contacts: yes") == 1
+    assert result.stdout.count("read contacts: no (403: TENANT.ACCESS missing") == 1
+
+
 def test_check_with_an_expired_token_says_what_to_do(sandbox: Sandbox, workdir: Path) -> None:
     result = _flowretail(["check"], sandbox, "sandbox-expired", workdir)
 

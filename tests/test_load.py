@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from sandbox import Sandbox
-from sources.flowretail.errors import AuthError, ConfigError, UnsafeChange
+from sources.flowretail.client import RetryPolicy
+from sources.flowretail.errors import AuthError, ConfigError, PermissionDenied, UnsafeChange
 from tests.loadhelp import assert_matches_truth, load, query
 
 ADMIN = {"Authorization": "Bearer sandbox-admin"}
@@ -82,21 +84,24 @@ def test_vanished_customer_marks_its_contacts_deleted(sandbox: Sandbox, workdir:
     ) == [(True,)]
 
 
+def _replace_one_contact(sb: Sandbox) -> dict[str, Any]:
+    """Load, then delete one contact and create another in its customer; return the new one."""
+    load(sb, lookback_seconds=0)
+    victim = sb.truth_contacts()[0]
+    tenant, customer = victim["tenantUid"], victim["customerUid"]
+    _delete(sb, tenant, customer, victim["customerContactUid"])
+    url = f"{sb.base_url}/tenants/{tenant}/customers/{customer}/contacts"
+    created = requests.post(
+        url, json={"firstname": "Åsa", "lastname": "Ny"}, timeout=10, headers=ADMIN
+    )
+    assert created.status_code == 200
+    return {**created.json(), "tenantUid": tenant, "customerUid": customer}
+
+
 def test_incremental_run_catches_a_delete_hidden_by_a_create(
     sandbox: Sandbox, workdir: Path
 ) -> None:
-    load(sandbox, lookback_seconds=0)
-    victim = sandbox.truth_contacts()[0]
-    tenant, customer = victim["tenantUid"], victim["customerUid"]
-    _delete(sandbox, tenant, customer, victim["customerContactUid"])
-    url = f"{sandbox.base_url}/tenants/{tenant}/customers/{customer}/contacts"
-    created = requests.post(
-        url,
-        json={"firstname": "Åsa", "lastname": "Ny"},
-        timeout=10,
-        headers={"Authorization": "Bearer sandbox-admin"},
-    )
-    assert created.status_code == 200
+    _replace_one_contact(sandbox)
 
     summary = load(sandbox)
 
@@ -107,16 +112,10 @@ def test_incremental_run_catches_a_delete_hidden_by_a_create(
 def test_reconcile_catches_a_delete_hidden_by_a_backdated_create(
     sandbox: Sandbox, workdir: Path
 ) -> None:
-    load(sandbox, lookback_seconds=0)
-    victim = sandbox.truth_contacts()[0]
-    tenant, customer = victim["tenantUid"], victim["customerUid"]
-    _delete(sandbox, tenant, customer, victim["customerContactUid"])
-    url = f"{sandbox.base_url}/tenants/{tenant}/customers/{customer}/contacts"
-    created = requests.post(
-        url, json={"firstname": "Åsa", "lastname": "Ny"}, timeout=10, headers=ADMIN
-    ).json()
+    created = _replace_one_contact(sandbox)
     # An imported contact: created long ago by its own record, new to the API today.
-    _, _, imported = sandbox.store.contact(tenant, customer, created["customerContactUid"])
+    uids = (created["tenantUid"], created["customerUid"], created["customerContactUid"])
+    _, _, imported = sandbox.store.contact(*uids)
     imported.created = 0
     live = "SELECT COUNT(*) FROM flowretail.contacts WHERE deleted_at IS NULL"
 
@@ -205,13 +204,32 @@ def test_server_refusing_sort_and_page_size_is_asked_without_them(
 def test_failed_run_then_rerun_loses_and_doubles_nothing(sandbox: Sandbox, workdir: Path) -> None:
     load(sandbox)
     sandbox.churn(0.2)
-    sandbox.inject(method="GET", path_contains="/contacts", count=40, action="503")
+    tenant = sandbox.tenants()[0]["tenantUid"]
+    middle = sandbox.truth_customers(tenant)[20]["customerUid"]
+    # Every attempt at one customer in the middle of the walk fails, and nothing else does.
+    attempts = RetryPolicy().max_attempts
+    sandbox.inject("GET", f"/customers/{middle}/contacts", count=attempts, action="503")
 
     with pytest.raises(Exception, match="503"):
         load(sandbox)
     load(sandbox)
 
     assert_matches_truth(sandbox)
+
+
+def test_listed_tenant_without_access_is_skipped_unless_configured(
+    sandbox: Sandbox, workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = (tenant["tenantUid"] for tenant in sandbox.tenants())
+
+    load(sandbox, token="sandbox-lists-foreign")
+
+    assert_matches_truth(sandbox, tenant=first)
+    assert f"tenant {second} is listed but its customers answer 403" in caplog.text
+    with pytest.raises(Exception) as failure:
+        load(sandbox, token="sandbox-lists-foreign", tenants=[second])
+    assert isinstance(_cause(failure.value), PermissionDenied)
+    assert f"tenantUid {second}" in str(_cause(failure.value))
 
 
 def test_expired_token_is_reported_without_the_token(sandbox: Sandbox, workdir: Path) -> None:

@@ -58,13 +58,14 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
     return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+TABLES = ("customers", "contacts")
+
+
 def warehouse_counts(workdir: Path) -> dict[str, int]:
     """Return the row counts of the loaded tables in the DuckDB file of the working folder."""
     with duckdb.connect(str(workdir / "flowretail_warehouse.duckdb"), read_only=True) as db:
-        return {
-            table: db.sql(f"SELECT COUNT(*) FROM flowretail.{table}").fetchone()[0]  # type: ignore[index]
-            for table in ("customers", "contacts")
-        }
+        counts = {t: db.sql(f"SELECT COUNT(*) FROM flowretail.{t}").fetchall() for t in TABLES}
+    return {table: rows[0][0] for table, rows in counts.items()}
 
 
 def truth_counts(sandbox: Sandbox) -> dict[str, int]:

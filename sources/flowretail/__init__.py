@@ -91,7 +91,8 @@ def flowretail_source(
 
     @dlt.resource(name="customer_pages", selected=False)
     def pages() -> Iterator[CustomerPage | TenantDone]:
-        yield from customer_pages(client, reachable_tenants(client, settings.tenants))
+        tenants = reachable_tenants(client, settings.tenants)
+        yield from customer_pages(client, tenants, skip_forbidden=not settings.tenants)
 
     @dlt.transformer(  # type: ignore[call-overload,untyped-decorator]
         data_from=pages,

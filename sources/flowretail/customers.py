@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .client import FlowRetailClient
-from .errors import ConfigError, UnsafeChange
+from .errors import ConfigError, PermissionDenied, UnsafeChange
 from .rows import parse_timestamp
 
 logger = logging.getLogger(__name__)
@@ -65,31 +65,51 @@ def reachable_tenants(client: FlowRetailClient, wanted: Sequence[str]) -> list[s
 
 
 def customer_pages(
-    client: FlowRetailClient, tenants: Sequence[str]
+    client: FlowRetailClient, tenants: Sequence[str], *, skip_forbidden: bool = False
 ) -> Iterator[CustomerPage | TenantDone]:
-    """Yield every tenant's customers page by page, each tenant closed by a `TenantDone`."""
+    """Yield every tenant's customers page by page, each tenant closed by a `TenantDone`.
+
+    With `skip_forbidden` (tenants found by listing, not configured), a tenant whose first
+    customer page answers 403 is left out of the run with a warning; it is not closed, so
+    nothing of it is marked deleted and its cursor stays.
+    """
     for tenant_uid in tenants:
         run = TenantRun(tenant_uid)
-        for attempt in range(1, LIST_PASSES + 1):
-            totals: set[int | None] = set()
-            for page in client.pages(CUSTOMERS_PATH, OLDEST_FIRST, tenantUid=tenant_uid):
-                if run.started_at is None:
-                    now = datetime.now(UTC)
-                    run.started_at = min(page.server_time or now, now)
-                totals.add(page.total_count)
-                fresh = [c for c in page.items if str(c.get("customerUid")) not in run.seen]
-                run.seen.update(str(c.get("customerUid")) for c in fresh)
-                if fresh:
-                    yield CustomerPage(run, fresh)
-            if len(totals) <= 1:
-                break
-            logger.info(
-                "tenant %s: customers changed during the walk (pass %d)", tenant_uid, attempt
+        try:
+            yield from _customer_list(client, run)
+        except PermissionDenied:
+            if not skip_forbidden or run.started_at is not None:
+                raise
+            logger.warning(
+                "tenant %s is listed but its customers answer 403 (no TENANT.ACCESS there); "
+                "skipped. Set sources.flowretail.tenants to choose the tenants to load.",
+                tenant_uid,
             )
-        else:
-            run.settled = False
-        logger.info("tenant %s: %d customers listed", tenant_uid, len(run.seen))
+            continue
         yield TenantDone(run)
+
+
+def _customer_list(client: FlowRetailClient, run: TenantRun) -> Iterator[CustomerPage]:
+    """Yield the tenant's customer pages, walking the list again if it shifted meanwhile."""
+    for attempt in range(1, LIST_PASSES + 1):
+        totals: set[int | None] = set()
+        for page in client.pages(CUSTOMERS_PATH, OLDEST_FIRST, tenantUid=run.tenant_uid):
+            if run.started_at is None:
+                now = datetime.now(UTC)
+                run.started_at = min(page.server_time or now, now)
+            totals.add(page.total_count)
+            fresh = [c for c in page.items if str(c.get("customerUid")) not in run.seen]
+            run.seen.update(str(c.get("customerUid")) for c in fresh)
+            if fresh:
+                yield CustomerPage(run, fresh)
+        if len(totals) <= 1:
+            break
+        logger.info(
+            "tenant %s: customers changed during the walk (pass %d)", run.tenant_uid, attempt
+        )
+    else:
+        run.settled = False
+    logger.info("tenant %s: %d customers listed", run.tenant_uid, len(run.seen))
 
 
 def since_of(cursor: str | None, lookback: timedelta) -> datetime | None:

@@ -93,7 +93,8 @@ class ContactBatch:
         """Add a contact row read from the warehouse, marked deleted, without extensions."""
         for name in CONTACT_SCHEMA.names:
             self._contacts[name].append(deleted_at if name == "deleted_at" else row.get(name))
-        self._add_extensions(tuple(str(row[name]) for name in KEY_COLUMNS), [])  # type: ignore[arg-type]
+        tenant_uid, customer_uid, contact_uid = (str(row[name]) for name in KEY_COLUMNS)
+        self._add_extensions((tenant_uid, customer_uid, contact_uid), [])
 
     def _add_extensions(self, key: tuple[str, str, str], extensions: Iterable[Any]) -> None:
         codes: dict[str, Any] = {}
