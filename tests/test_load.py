@@ -167,6 +167,19 @@ def test_faults_lose_nothing(sandbox: Sandbox, workdir: Path, faults: dict[str, 
     assert_matches_truth(sandbox)
 
 
+def test_tight_rate_limit_with_retry_after_zero_slows_the_run_down_instead_of_failing(
+    sandbox: Sandbox, workdir: Path
+) -> None:
+    # 16 requests in flight against 25 a second, each 429 saying "retry at once"
+    sandbox.configure_faults(rate_limit_per_second=25.0, retry_after="0")
+
+    summary = load(sandbox, concurrency=16, page_size=100)
+
+    sandbox.clear_faults()
+    assert_matches_truth(sandbox)
+    assert summary.requests > 80 + 2 + 1  # the needed requests, and the answers that were 429
+
+
 def test_server_that_ignores_sort_is_walked_in_full(
     sandbox_factory: object, workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

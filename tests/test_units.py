@@ -102,6 +102,16 @@ def test_retry_after_is_honoured_including_zero_and_capped() -> None:
     assert 0.25 <= policy.delay(2, None) <= 1.0
 
 
+def test_repeated_429_with_retry_after_zero_backs_off() -> None:
+    policy = RetryPolicy(backoff_seconds=0.5, max_delay_seconds=30)
+
+    assert policy.throttle_delay(1, "0") == 0
+    assert 0.5 <= policy.throttle_delay(2, "0") <= 1.0
+    assert 2.0 <= policy.throttle_delay(4, None) <= 4.0
+    assert policy.throttle_delay(2, "7") == 7
+    assert policy.throttle_delay(12, "0") == 30
+
+
 def test_status_table_maps_each_status_to_an_action() -> None:
     assert "valid token" in str(error_for_status(401, "GET /tenants"))
     assert "tenant admin" in str(error_for_status(403, "GET /tenants"))

@@ -40,19 +40,37 @@ UID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry a failing request."""
+    """How often and how long to retry a failing or throttled request.
+
+    A 429 is flow control, not failure: it has its own, larger budget (`max_throttled`), and
+    every thread of the client holds off for the pause it sets.
+    """
 
     max_attempts: int = 6
+    max_throttled: int = 20
     backoff_seconds: float = 0.5
     max_delay_seconds: float = 30.0
     timeout: tuple[float, float] = (10.0, 60.0)
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
-        """Return the pause before retry number `attempt` (1-based)."""
-        if retry_after is not None:
-            seconds = _retry_after_seconds(retry_after)
-            if seconds is not None:
-                return min(seconds, self.max_delay_seconds)
+        """Return the pause before retry number `attempt` (1-based) after a failure."""
+        seconds = _retry_after_seconds(retry_after) if retry_after is not None else None
+        if seconds is not None:
+            return min(seconds, self.max_delay_seconds)
+        return self._backoff(attempt)
+
+    def throttle_delay(self, throttled: int, retry_after: str | None) -> float:
+        """Return the pause after the `throttled`-th 429 in a row for one request.
+
+        The server's `Retry-After` is the least pause. A first `Retry-After: 0` is taken at its
+        word; from the second 429 in a row on, the pause is at least the exponential backoff, so
+        that a server answering 429 with `Retry-After: 0` never drives a tight loop.
+        """
+        seconds = _retry_after_seconds(retry_after) if retry_after is not None else None
+        floor = 0.0 if throttled == 1 and seconds is not None else self._backoff(throttled)
+        return min(max(seconds or 0.0, floor), self.max_delay_seconds)
+
+    def _backoff(self, attempt: int) -> float:
         backoff = self.backoff_seconds * 2 ** (attempt - 1)
         return float(min(backoff * random.uniform(0.5, 1.0), self.max_delay_seconds))
 
@@ -81,6 +99,7 @@ class RetryingSession(requests.Session):
         self.policy = policy
         self._lock = threading.Lock()
         self.requests_sent = 0
+        self._resume_at = 0.0  # monotonic time before which no request is sent (after a 429)
         self._environment: dict[tuple[str, str], _Settings] = {}
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.mount("http://", adapter)
@@ -106,36 +125,53 @@ class RetryingSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.policy.timeout)
         where = f"{request.method} {redact(request.url or '')}"
-        for attempt in range(1, self.policy.max_attempts + 1):
+        failures = throttled = 0
+        while True:
+            self._hold_while_throttled()
             with self._lock:
                 self.requests_sent += 1
             started = time.monotonic()
             try:
                 response = super().send(request, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if attempt == self.policy.max_attempts:
+                failures += 1
+                if failures == self.policy.max_attempts:
                     raise ServerError(
-                        f"{where} failed {attempt} times: {type(exc).__name__}"
+                        f"{where} failed {failures} times: {type(exc).__name__}"
                     ) from exc
-                self._pause(where, attempt, None, type(exc).__name__)
+                self._pause(where, self.policy.delay(failures, None), type(exc).__name__)
                 continue
-            logger.debug(
-                "%s -> %s in %.0f ms",
-                where,
-                response.status_code,
-                (time.monotonic() - started) * 1000,
-            )
-            if response.status_code not in RETRY_STATUSES:
+            status = response.status_code
+            logger.debug("%s -> %s in %.0f ms", where, status, (time.monotonic() - started) * 1000)
+            if status not in RETRY_STATUSES:
                 return response
-            if attempt == self.policy.max_attempts:
-                raise error_for_status(response.status_code, where, _body_excerpt(response))
-            self._pause(where, attempt, response.headers.get("Retry-After"), response.status_code)
-        raise AssertionError("unreachable")
+            retry_after = response.headers.get("Retry-After")
+            if status == 429:
+                throttled += 1
+                if throttled < self.policy.max_throttled:
+                    self._throttle(where, self.policy.throttle_delay(throttled, retry_after))
+                    continue
+            else:
+                failures += 1
+                if failures < self.policy.max_attempts:
+                    self._pause(where, self.policy.delay(failures, retry_after), status)
+                    continue
+            raise error_for_status(status, where, _body_excerpt(response))
 
-    def _pause(self, where: str, attempt: int, retry_after: str | None, reason: object) -> None:
-        delay = self.policy.delay(attempt, retry_after)
-        logger.debug("%s: %s, retry %d in %.2f s", where, reason, attempt, delay)
+    def _pause(self, where: str, delay: float, reason: object) -> None:
+        logger.debug("%s: %s, retry in %.2f s", where, reason, delay)
         time.sleep(delay)
+
+    def _throttle(self, where: str, delay: float) -> None:
+        """Hold every request of this session off for `delay`, the server having said 429."""
+        with self._lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + delay)
+        logger.debug("%s: 429, all requests wait %.2f s", where, delay)
+
+    def _hold_while_throttled(self) -> None:
+        pause = self._resume_at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
 
 
 class _ItemsClient(RESTClient):
