@@ -110,9 +110,9 @@ class RetryingSession(requests.Session):
     ) -> _Settings:
         """Read proxy and CA settings from the environment once per scheme and host.
 
-        `requests` scans every environment variable on every request to find them, which cost
-        more CPU than the rest of a request together. NOTE: environment changes made after a
-        host's first request are not seen by this session.
+        `requests` scans the environment (proxy variables, `no_proxy` matching, CA bundle) on
+        every request: about 130 µs here, a tenth of a contact page's CPU. NOTE: environment
+        changes made after a host's first request are not seen by this session.
         """
         if proxies or stream is not None or verify is not None or cert is not None or not url:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
