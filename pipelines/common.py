@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,7 +114,7 @@ def root_cause(exc: BaseException) -> BaseException:
 def exit_code_for(exc: BaseException) -> int:
     """Map a failure to the exit code a scheduler can act on."""
     cause = root_cause(exc)
-    if isinstance(cause, RunLocked):
+    if isinstance(cause, RunLocked) or _warehouse_holder(cause):
         return EXIT_LOCKED
     if isinstance(cause, ConfigError | AuthError):
         return EXIT_CONFIG
@@ -123,7 +124,27 @@ def exit_code_for(exc: BaseException) -> int:
 def one_line(exc: BaseException) -> str:
     """Describe a failure in one line, without dlt's stack of wrappers."""
     cause = root_cause(exc)
+    holder = _warehouse_holder(cause)
+    if holder:
+        return (
+            f"the DuckDB file is open in another process ({holder}), so nothing can write it: "
+            "close that connection (a notebook kernel, a duckdb shell) and run again; the next "
+            "run loads what this one could not"
+        )
     text = " ".join(str(cause).split()) or type(cause).__name__
     if isinstance(exc, PipelineStepFailed) and cause is not exc:
         return f"{exc.step} failed: {text}"
     return text
+
+
+def _warehouse_holder(cause: BaseException) -> str:
+    """Name the process holding the DuckDB file when DuckDB refused to open it, else ''.
+
+    NOTE: DuckDB lets one process write a file, or several read it, never both: a notebook's
+    open connection, even a read-only one, makes every load fail until it is closed.
+    """
+    text = str(cause)
+    if "Could not set lock on file" not in text:
+        return ""
+    pid = re.search(r"\(PID (\d+)\)", text)
+    return f"pid {pid.group(1)}" if pid else "unknown pid"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from sandbox import Sandbox
 from tests.loadhelp import assert_matches_truth
 
@@ -58,6 +60,23 @@ def test_load_command_logs_each_request_without_the_token(sandbox: Sandbox, work
     assert re.search(r"GET http://127\.0\.0\.1:\d+/v2/tenants/[\w-]+/customers\?", result.stderr)
     assert "sandbox-admin" not in result.stderr + result.stdout
     assert re.search(r"^contacts\s+(\d+)\s+\1\s+0\s+0$", result.stdout, re.MULTILINE)
+    assert_matches_truth(sandbox)
+
+
+def test_load_while_a_reader_holds_the_warehouse_exits_75_and_the_next_run_catches_up(
+    sandbox: Sandbox, workdir: Path
+) -> None:
+    assert _flowretail(["load"], sandbox, "sandbox-admin", workdir).returncode == 0
+    sandbox.churn(0.2)
+
+    with duckdb.connect(str(workdir / "flowretail_warehouse.duckdb"), read_only=True):
+        busy = _flowretail(["load"], sandbox, "sandbox-admin", workdir)
+    again = _flowretail(["load"], sandbox, "sandbox-admin", workdir)
+
+    assert busy.returncode == 75, busy.stderr[-2000:]
+    assert "is open in another process" in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1
+    assert again.returncode == 0, again.stderr[-2000:]
     assert_matches_truth(sandbox)
 
 
