@@ -164,6 +164,9 @@ def run_load(
             source.resources["contacts"].apply_hints(
                 table_name="contacts", file_format=fmt, create_table_variant=True
             )
+        # NOTE: a first load merges everything it read in one statement, so on DuckDB its peak
+        # memory grows with the tenant (697 MiB at 100k customers, 376 MiB at 10k); later runs
+        # merge only what changed. Bounded packages for a first load would cap it.
         info = pipeline.run(
             source,
             loader_file_format=fmt,
