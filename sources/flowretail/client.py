@@ -54,7 +54,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         """Return the pause before retry number `attempt` (1-based) after a failure."""
-        seconds = _retry_after_seconds(retry_after) if retry_after is not None else None
+        seconds = _retry_after_seconds(retry_after)
         if seconds is not None:
             return min(seconds, self.max_delay_seconds)
         return self._backoff(attempt)
@@ -66,7 +66,7 @@ class RetryPolicy:
         word; from the second 429 in a row on, the pause is at least the exponential backoff, so
         that a server answering 429 with `Retry-After: 0` never drives a tight loop.
         """
-        seconds = _retry_after_seconds(retry_after) if retry_after is not None else None
+        seconds = _retry_after_seconds(retry_after)
         floor = 0.0 if throttled == 1 and seconds is not None else self._backoff(throttled)
         return min(max(seconds or 0.0, floor), self.max_delay_seconds)
 
@@ -75,7 +75,9 @@ class RetryPolicy:
         return float(min(backoff * random.uniform(0.5, 1.0), self.max_delay_seconds))
 
 
-def _retry_after_seconds(value: str) -> float | None:
+def _retry_after_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
     value = value.strip()
     if value.replace(".", "", 1).isdigit():
         return float(value)
